@@ -5,13 +5,19 @@
  * to split its work by ith/nth (rows for matmul, (token, head) pairs for attention, ...). Splits never change the
  * math of one output element, so results are bit-identical for every nth. Results for one output column are also
  * bit-identical whatever n_cols is: a token scored inside a prompt chunk or a speculative batch gets the same
- * numbers as when it is scored alone.
+ * numbers as when it is scored alone. The baseline (SIMD128) and relaxed-SIMD builds give bit-identical results.
  *
- * hearth_run_ref(...) runs the plain scalar twin of every kernel with the same arguments (tests hold the two together).
+ * hearth_run_ref(...) runs the plain scalar twin of every kernel with the same arguments (tests hold the two
+ * together, bit for bit).
  *
  * All argument fields are 4 bytes (pointers are wasm32 offsets into the shared memory), so the host fills them with
  * one Uint32Array/Int32Array/Float32Array view. Field order is the ABI: change it here and in src/core/ops.ts together.
  * Layouts: a "row" is contiguous; activations are token-major ([n_tokens][width]).
+ *
+ * Exports besides the functions below: `__heap_base` (first free byte above static data and the first instance's
+ * stack) and `__stack_pointer` (mutable i32 global). Every extra instance over the same memory (one per pool worker)
+ * must get its own stack: the host sets `__stack_pointer` to the top of a 16-byte aligned region of at least
+ * HEARTH_STACK_BYTES before its first call. The core keeps no other per-thread state.
  */
 #ifndef HEARTH_H
 #define HEARTH_H
@@ -19,7 +25,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define HEARTH_ABI_VERSION 1
+#define HEARTH_ABI_VERSION 2
+#define HEARTH_STACK_BYTES 65536
 
 /* ggml tensor type ids (spec gguf.md §2) */
 enum hearth_type {
@@ -35,26 +42,37 @@ enum hearth_op {
     OP_ROPE         = 5, /* split: (token, head) pairs */
     OP_KV_STORE     = 6, /* split: tokens */
     OP_ATTENTION    = 7, /* split: (token, head) pairs */
-    OP_SILU_MUL     = 8, /* split: element chunks */
-    OP_GELU_MUL     = 9, /* split: element chunks */
+    OP_SILU_MUL     = 8, /* split: element chunks (all elementwise ops) */
+    OP_GELU_MUL     = 9,
     OP_ADD          = 10,
     OP_MUL          = 11,
     OP_SCALE        = 12,
     OP_SOFTMAX      = 13, /* split: rows */
-    OP_SOFTCAP      = 14, /* split: element chunks */
+    OP_SOFTCAP      = 14,
+    OP_EXP          = 15,
+    OP_TANH         = 16,
 };
 
 /* Convert n_cols activation columns (f32, x + j*k) into the format the weight type's dot product wants, written at
- * xq + j*hearth_act_row_bytes(wtype, k): Q8_0 blocks for Q4_0/Q8_0, Q8_1 blocks for Q4_1, Q8_K for the K-quants,
- * f16 for F16, bf16 for BF16, a copy for F32. Rounding follows llama.cpp's x86 CPU backend exactly. */
+ * xq + j*hearth_act_row_bytes(wtype, k) (a multiple of 16): 8-bit blocks for the quantized types, the f16/bf16-rounded
+ * values for F16/BF16, a copy for F32. The quants and scales are exactly those of llama.cpp's x86 CPU backend
+ * (Q8_0: d = amax/127, q = round-half-even(x * (127/amax)), d stored as f16; Q8_1 for Q4_1: the same plus
+ * s = f16(d * sum q); Q8_K for the K-quants: quantize_row_q8_K_ref). The byte layout is internal to the core (it
+ * differs between the baseline and relaxed builds) and is only read by OP_MATMUL of the same build. */
 struct args_quantize_act { uint32_t wtype, x, xq, k, n_cols; };
 
 /* y[j*y_stride + r] = dot(W row r, activation column j) for r < n_rows, j < n_cols.
- * W has n_rows rows of k elements of wtype (k a multiple of the block size); xq as produced by OP_QUANTIZE_ACT. */
+ * W has n_rows rows of k elements of wtype (k a multiple of the block size); xq as produced by OP_QUANTIZE_ACT.
+ * Numerics: quantized types take an exact integer dot per block (32) or super-block (256), turn it into one float
+ * term per block as llama.cpp does (e.g. Q4_0: (float)sumi * (d_w * d_x)), and sum the terms in 4 float lanes by
+ * block index mod 4, finally (l0 + l2) + (l1 + l3). F32/F16/BF16 follow ggml_vec_dot_{f32,f16,bf16} of the AVX2
+ * build exactly (4x8 lanes, the same reductions, leftovers in double for F16/BF16), except that F32 products are
+ * rounded before the add (no FMA). */
 struct args_matmul { uint32_t wtype, w, k, n_rows, xq, n_cols, y, y_stride; };
 
-/* out[j*k ...] = row ids[j] of W, dequantized to f32 (embedding lookup). */
-struct args_get_rows { uint32_t wtype, w, k, ids, n, out; };
+/* out[j*k ...] = row ids[j] of W (n_rows rows), dequantized to f32 (embedding lookup) with the float math of
+ * spec gguf.md §3. An id outside 0..n_rows-1 gives a row of zeros. */
+struct args_get_rows { uint32_t wtype, w, k, ids, n, out, n_rows; };
 
 /* out row = (x row * 1/sqrtf(mean(x^2) + eps)) * w, the sum of squares in double, as ggml does; w may be 0 (none).
  * x and out rows are k floats apart; out may equal x. */
@@ -62,37 +80,53 @@ struct args_rms_norm { uint32_t x, w, out, k, n_rows; float eps; };
 
 /* Rotate, in place, the first n_rot dims of each head of x ([n_tokens] rows of x_stride floats, n_heads heads of
  * head_dim each). cos_sin holds [n_tokens][n_rot/2] (cos, sin) pairs computed by the host. mode 0 = NORM (pairs 2i,
- * 2i+1), mode 2 = NEOX (pairs i, i + n_rot/2). */
+ * 2i+1), mode 2 = NEOX (pairs i, i + n_rot/2). Per pair, as the AVX2 build of llama.cpp computes it (gcc contracts
+ * it into FMAs): x0' = fma(x0, cos, -(x1*sin)), x1' = fma(x1, cos, x0*sin). */
 struct args_rope { uint32_t x, n_tokens, n_heads, head_dim, n_rot, x_stride, cos_sin, mode; };
 
 /* Store n_tokens f32 rows (width floats each, src + t*src_stride) into the f16 cache rows dst + cells[t]*width
- * (round to nearest even, as ggml's f32 -> f16 copy). */
+ * (int32 cell indices; round to nearest even, as ggml's f32 -> f16 copy). */
 struct args_kv_store { uint32_t src, src_stride, dst, width, n_tokens, cells; };
 
-/* Causal attention over an f16 KV cache, as llama.cpp's non-flash CPU path computes it:
- *   q (f32, token t head h at q + t*q_stride + h*head_dim_k) is rounded to f16; s_c = dot(q, K_c);
- *   if softcap > 0: s = softcap * tanh(s / softcap); then s = s * scale; cells with cell_pos[c] < 0, cell_pos[c] > q_pos[t], or
- *   (window > 0 and q_pos[t] - cell_pos[c] >= window) are masked; p = softmax(s) (max-subtracted, double sum);
- *   p is rounded to f16; out[t*out_stride + h*head_dim_v + d] = sum_c p_c * V_c[d].
+#define HEARTH_ATTN_NONCAUSAL 1u /* flags bit: cells after the query position are visible (bidirectional blocks) */
+
+/* Attention over an f16 KV cache, as llama.cpp's non-flash CPU path computes it (build_attn_mha, soft_max_ext):
+ *   q (f32, token t head h at q + t*q_stride + h*head_dim_k) is rounded to f16; s_c = ggml_vec_dot_f16(K_c, q);
+ *   if softcap > 0: s = tanhf(s * (1/softcap)) * softcap;  s = s * scale;
+ *   a cell is masked (-inf) when cell_pos[c] < 0, when cell_pos[c] > q_pos[t] (unless flags has
+ *   HEARTH_ATTN_NONCAUSAL), or when window > 0 and q_pos[t] - cell_pos[c] >= window;
+ *   p = softmax(s) (max-subtracted; ggml_v_expf over groups of 8 cells, each group summed in float and added to a
+ *   double sum; expf for the last n_cells % 8); p is rounded to f16; out[t*out_stride + h*head_dim_v + d] =
+ *   ggml_vec_dot_f16 over cells of (V_c[d], p_c).
  * K cell c, kv head g at k_cache + (c*n_head_kv + g)*head_dim_k halves; V likewise with head_dim_v.
- * Query head h reads kv head h / (n_head / n_head_kv). scratch: n_cells floats per thread at scratch + ith*n_cells*4. */
+ * Query head h reads kv head h / (n_head / n_head_kv). cell_pos: int32[n_cells]; q_pos: int32[n_tokens].
+ * scratch: hearth_attention_scratch_bytes(n_cells, head_dim_k, head_dim_v) bytes per thread, thread ith at
+ * scratch + ith * that. */
 struct args_attention {
     uint32_t q, q_stride, k_cache, v_cache, out, out_stride;
     uint32_t n_tokens, n_head, n_head_kv, head_dim_k, head_dim_v;
     uint32_t n_cells, cell_pos, q_pos;
     float scale; int32_t window; float softcap;
-    uint32_t scratch;
+    uint32_t scratch, flags;
 };
 
-/* Elementwise on n floats: out = silu(a) * b;  out = gelu_tanh(a) * b;  a + b;  a * b;  a * s (s in field b as f32
- * bits);  x = cap * tanh(x / cap) (cap in field b). out may alias a. */
+/* Elementwise on n floats (out may alias a):
+ *   SILU_MUL: out = silu(a) * b, silu as ggml_v_silu (ggml_v_expf); the last n % 8 elements use expf, as
+ *             ggml_vec_swiglu_f32 does for a row of n;
+ *   GELU_MUL: out = gelu_tanh(a) * b through ggml's f16 table semantics (GGML_GELU_FP16): a <= -10 -> 0,
+ *             a >= 10 -> a * b, else f32(f16(gelu(f32(f16(a))))) * b;
+ *   ADD, MUL: a + b, a * b;   SCALE: a * s (s in field b as f32 bits);
+ *   SOFTCAP: out = tanhf(a * (1/cap)) * cap (cap in field b as f32 bits), as llama.cpp's scale/tanh/scale;
+ *   EXP, TANH: expf(a), tanhf(a) (b unused; correctly rounded except in rare cases, always within 1 ulp). */
 struct args_elementwise { uint32_t a, b, out, n; };
 
-/* In-place softmax of n_rows rows of n floats. */
+/* In-place softmax of n_rows rows of n floats (ggml_soft_max with scale 1 and no mask). */
 struct args_softmax { uint32_t x, n, n_rows; };
 
 uint32_t hearth_abi_version(void);
+/* Bytes of one activation column after OP_QUANTIZE_ACT for wtype and k (0 for an unsupported type). */
 uint32_t hearth_act_row_bytes(uint32_t wtype, uint32_t k);
+uint32_t hearth_attention_scratch_bytes(uint32_t n_cells, uint32_t head_dim_k, uint32_t head_dim_v);
 void hearth_run(uint32_t op, const void *args, uint32_t ith, uint32_t nth);
 void hearth_run_ref(uint32_t op, const void *args, uint32_t ith, uint32_t nth);
 

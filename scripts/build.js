@@ -1,0 +1,92 @@
+/**
+ * `npm run build`: everything under dist/.
+ *
+ *   dist/worker.js             one ES module for workerd, `wrangler dev` and `deno serve` (src/worker.ts). npm
+ *                              packages are bundled in; the core and the default model stay beside it as modules
+ *                              the host provides (workerd config / wrangler: a compiled wasm module and a data
+ *                              module; Deno: files read at startup).
+ *   dist/hearth-relaxed.wasm   the core for workerd / wrangler / Deno (relaxed SIMD)
+ *   dist/hearth-baseline.wasm  the core for Node 20 (its relaxed SIMD computes wrong)
+ *   dist/default-model.gguf    the embedded default model: until our trained demo model exists, a small
+ *                              deterministic synthetic llama (random weights: it talks nonsense, but runs anywhere)
+ *   dist/cli.js                `hearth` for Node (bin/hearth.js imports it)
+ *   dist/index.js              the library: `import { loadModel } from 'hearth'` on Node and Deno
+ *
+ * `node scripts/build.js [--outdir DIR]`; tests import `build({ outdir })`.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The synthetic default model's shape: tiny, so it fits wrangler 4.86's dev proxy and loads in milliseconds. */
+const defaultModelArgs = [
+  '--type', 'q8_0', '--embd', '64', '--layers', '2', '--heads', '4', '--kv-heads', '2', '--ff', '192',
+  '--vocab', '512', '--ctx', '512', '--seed', '7',
+];
+
+const cores = ['hearth-relaxed.wasm', 'hearth-baseline.wasm'];
+
+export async function build({ outdir = join(root, 'dist'), quiet = false } = {}) {
+  const log = quiet ? () => {} : (m) => console.log(m);
+  mkdirSync(outdir, { recursive: true });
+
+  for (const core of cores) {
+    const from = join(root, 'wasm', core);
+    if (!existsSync(from)) throw new Error(`build: ${from} is missing (npm run build:wasm builds it)`);
+    copyFileSync(from, join(outdir, core));
+  }
+
+  const model = join(outdir, 'default-model.gguf');
+  const made = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'scripts/make-synthetic.ts'), ...defaultModelArgs, '--out', model],
+    { cwd: root, encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`build: making the default model failed:\n${made.stderr || made.stdout}`);
+
+  const common = {
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: quiet ? 'silent' : 'warning',
+    absWorkingDir: root,
+  };
+  await esbuild.build({
+    ...common,
+    entryPoints: ['src/worker.ts'],
+    outfile: join(outdir, 'worker.js'),
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['worker', 'import'],
+    // resolved by the host at load time, relative to worker.js
+    external: ['*.wasm', '*.gguf', 'cloudflare:*'],
+  });
+  for (const [entry, out] of [
+    ['src/cli/index.ts', 'cli.js'],
+    ['src/index.ts', 'index.js'],
+  ]) {
+    await esbuild.build({
+      ...common,
+      entryPoints: [entry],
+      outfile: join(outdir, out),
+      platform: 'node',
+      // dependencies come from node_modules at run time, as for any npm package
+      packages: 'external',
+    });
+  }
+  log(`build: ${outdir}: worker.js, cli.js, index.js, ${cores.join(', ')}, default-model.gguf`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const i = process.argv.indexOf('--outdir');
+  build({ outdir: i > 0 ? resolve(process.argv[i + 1]) : undefined }).catch((err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}

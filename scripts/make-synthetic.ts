@@ -1,0 +1,98 @@
+/**
+ * Write a synthetic llama-architecture GGUF (src/engine/gguf/synthetic.ts) to a file, streaming:
+ *
+ *   npx tsx scripts/make-synthetic.ts --arch llama --type q4_0 --embd 256 --layers 4 --heads 4 --kv-heads 2 \
+ *     --ff 768 --vocab 1024 --ctx 512 --seed 1 --out /tmp/x.gguf [--embd-type q8_0] [--tied] [--rope-freqs] [--f32-twin]
+ */
+import { parseArgs } from 'node:util';
+import { rename } from 'node:fs/promises';
+import { makeSyntheticLlama } from '../src/engine/gguf/synthetic.ts';
+import { ggmlTypes } from '../src/engine/gguf/types.ts';
+import { quantizableTypes } from '../src/engine/gguf/quantize.ts';
+import { layoutGguf, writeGguf } from '../src/engine/gguf/writer.ts';
+import { fileSink } from '../src/host/node/file-sink.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    arch: { type: 'string', default: 'llama' },
+    type: { type: 'string', default: 'f32' },
+    'embd-type': { type: 'string' },
+    embd: { type: 'string', default: '256' },
+    layers: { type: 'string', default: '4' },
+    heads: { type: 'string', default: '4' },
+    'kv-heads': { type: 'string' },
+    ff: { type: 'string', default: '768' },
+    vocab: { type: 'string', default: '1024' },
+    ctx: { type: 'string', default: '512' },
+    seed: { type: 'string', default: '1' },
+    tied: { type: 'boolean', default: false },
+    'rope-freqs': { type: 'boolean', default: false },
+    'f32-twin': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`make-synthetic: ${message}`);
+  process.exit(2);
+}
+
+function typeId(name: string): number {
+  const t = ggmlTypes.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!t || !quantizableTypes.includes(t.id)) {
+    const names = quantizableTypes.map((id) => ggmlTypes.find((x) => x.id === id)!.name).join(', ');
+    fail(`unknown or unsupported type '${name}' (one of: ${names})`);
+  }
+  return t.id;
+}
+
+function int(name: keyof typeof a): number {
+  const v = Number(a[name]);
+  if (!Number.isInteger(v) || v <= 0) fail(`--${name} must be a positive integer`);
+  return v;
+}
+
+if (a.arch !== 'llama') fail(`only --arch llama is supported`);
+if (!a.out) fail('--out PATH is required');
+
+let spec;
+try {
+  spec = makeSyntheticLlama({
+    type: typeId(a.type!),
+    embdType: a['embd-type'] ? typeId(a['embd-type']) : undefined,
+    embd: int('embd'),
+    layers: int('layers'),
+    heads: int('heads'),
+    kvHeads: a['kv-heads'] ? int('kv-heads') : int('heads'),
+    ff: int('ff'),
+    vocab: int('vocab'),
+    ctx: int('ctx'),
+    seed: Number(a.seed),
+    tiedOutput: a.tied,
+    ropeFreqs: a['rope-freqs'],
+    f32Twin: a['f32-twin'],
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+
+const total = layoutGguf(spec).size;
+const started = Date.now();
+let lastReport = 0;
+// write to a temporary name first, so an interrupted run never leaves a truncated file that looks finished
+const partial = `${a.out}.partial`;
+const sink = await fileSink(partial);
+try {
+  await writeGguf(sink, spec, (written) => {
+    const now = Date.now();
+    if (total > 64 << 20 && now - lastReport > 2000) {
+      lastReport = now;
+      const mb = written / 2 ** 20;
+      process.stderr.write(`  ${mb.toFixed(0)} / ${(total / 2 ** 20).toFixed(0)} MiB (${(mb / ((now - started) / 1000)).toFixed(0)} MiB/s)\n`);
+    }
+  });
+} finally {
+  await sink.close();
+}
+await rename(partial, a.out);
+console.log(`wrote ${a.out}: ${total} bytes, ${spec.tensors.length} tensors, ${((Date.now() - started) / 1000).toFixed(1)} s`);

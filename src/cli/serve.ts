@@ -1,0 +1,119 @@
+/** `hearth serve`: the OpenAI-compatible app on Node, the same app the worker bundle serves. */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { readNodeCoreModule } from '../core/node.ts';
+import { fileSource } from '../host/node/file-source.ts';
+import { serveNode } from '../host/node/serve.ts';
+import { startEngine } from '../host/start.ts';
+import { createApp } from '../http/app.ts';
+import { configFromEnv, ConfigError, wholeNumber } from '../http/config.ts';
+import { ServedModel } from '../http/served-model.ts';
+
+const help = `usage: hearth serve [--model FILE] [options]
+
+  --model FILE       GGUF model to serve (default: the embedded demo model, dist/default-model.gguf)
+  --port P           port (default: $PORT or 8787)
+  --host H           address to listen on (default: $HOST or 127.0.0.1)
+  --parallel N       parallel slots, each with its own KV cache (default 4)
+  --threads N        kernel threads (default: the engine's choice)
+  --ctx N            context per slot in tokens (default: trained context, at most 4096)
+  --queue N          requests that may wait for a slot before 429 (default 64)
+  --api-key KEY      require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY; none = open)
+  --cors ORIGINS     allow these origins (comma-separated, or *); CORS is off by default
+  --max-body BYTES   largest request body (default 4194304)
+
+Environment: HEARTH_API_KEY, HEARTH_CORS_ORIGINS, HEARTH_MAX_BODY_BYTES, HEARTH_PARALLEL, HEARTH_QUEUE_LIMIT,
+HEARTH_CONTEXT, HEARTH_THREADS, PORT, HOST (flags win).`;
+
+/** The embedded demo model: beside the bundle (dist/cli.js), or in dist/ when run from source. */
+function defaultModelPath(): string {
+  for (const rel of ['./default-model.gguf', '../../dist/default-model.gguf']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new ConfigError('no --model given and the embedded default model is missing: run `npm run build` first');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        parallel: { type: 'string' },
+        threads: { type: 'string' },
+        ctx: { type: 'string' },
+        queue: { type: 'string' },
+        'api-key': { type: 'string' },
+        cors: { type: 'string' },
+        'max-body': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`hearth serve: ${(err as Error).message}\n\n${help}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (values.help) return void console.log(help);
+
+  const env: Record<string, string | undefined> = { ...process.env };
+  const flagToEnv: [string | undefined, string][] = [
+    [values.parallel, 'HEARTH_PARALLEL'],
+    [values.threads, 'HEARTH_THREADS'],
+    [values.ctx, 'HEARTH_CONTEXT'],
+    [values.queue, 'HEARTH_QUEUE_LIMIT'],
+    [values['api-key'], 'HEARTH_API_KEY'],
+    [values.cors, 'HEARTH_CORS_ORIGINS'],
+    [values['max-body'], 'HEARTH_MAX_BODY_BYTES'],
+  ];
+  for (const [flag, name] of flagToEnv) if (flag !== undefined) env[name] = flag;
+
+  let config, port: number, modelPath: string;
+  try {
+    config = configFromEnv(env);
+    port = wholeNumber(values.port ?? env.PORT ?? '8787', '--port', 1, 65535);
+    modelPath = values.model ?? defaultModelPath();
+  } catch (err) {
+    console.error(`hearth serve: ${(err as Error).message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const hostname = values.host ?? env.HOST ?? '127.0.0.1';
+
+  let lastPct = -1;
+  const model = ServedModel.load(async (onProgress) =>
+    startEngine(await fileSource(modelPath), readNodeCoreModule(), config.engine, (p) => {
+      onProgress(p);
+      const pct = p.totalBytes > 0 ? Math.floor((100 * p.loadedBytes) / p.totalBytes) : 0;
+      if (p.phase === 'weights' && pct !== lastPct && process.stderr.isTTY) process.stderr.write(`\rloading ${pct}%`);
+      lastPct = pct;
+    }),
+  );
+  const server = await serveNode(createApp(model, config.server), { port, hostname });
+  console.log(`hearth: listening on ${server.url} (model ${modelPath})`);
+
+  const engine = await model.whenReady().catch((err: Error) => {
+    console.error(`\nhearth: the model failed to load: ${err.message}`);
+    return null;
+  });
+  if (!engine) {
+    await server.close();
+    process.exitCode = 1;
+    return;
+  }
+  const s = engine.stats();
+  console.log(`hearth: ready: ${engine.info.id} (${engine.info.arch}), ${s.slots} slots × ${s.contextPerSlot} tokens`);
+
+  const stop = async () => {
+    await server.close();
+    await engine.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

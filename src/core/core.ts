@@ -1,0 +1,135 @@
+/**
+ * One wasm core over one shared memory: picks the build for the runtime, creates the memory, instantiates the
+ * precompiled module, and hands out memory with a bump allocator (grow once up front with reserve(), then alloc()).
+ * Nothing here reads files: the host passes a WebAssembly.Module (src/core/node.ts does it on Node and Deno).
+ */
+import { ABI_VERSION, CoreError, STACK_BYTES } from './types.ts';
+
+export type CoreBuild = 'baseline' | 'relaxed';
+
+export interface CoreExports {
+  hearth_abi_version(): number;
+  hearth_act_row_bytes(wtype: number, k: number): number;
+  hearth_attention_scratch_bytes(nCells: number, headDimK: number, headDimV: number): number;
+  hearth_run(op: number, args: number, ith: number, nth: number): void;
+  hearth_run_ref(op: number, args: number, ith: number, nth: number): void;
+  __heap_base: WebAssembly.Global;
+  __stack_pointer: WebAssembly.Global;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** Pages the module's static data and first stack need (it asks for less; tests check __heap_base fits). */
+const MIN_PAGES = 32;
+
+/**
+ * The build for this runtime. Node 20 validates relaxed SIMD behind a flag but computes its dot product wrong, so
+ * Node gets the baseline; Deno and workerd (and wrangler dev) get the relaxed build (research/runtimes.md Q1).
+ */
+export function detectCoreBuild(): CoreBuild {
+  const g = globalThis as { Deno?: unknown; navigator?: { userAgent?: string }; process?: { versions?: { node?: string } } };
+  if (g.Deno !== undefined) return 'relaxed';
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return 'relaxed';
+  return 'baseline';
+}
+
+/** Instantiate the module over a memory. stackTop: the top of this instance's own stack region (every instance
+ * after the first over one memory needs one; see hearth.h). */
+export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory, stackTop?: number): CoreExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const exports = instance.exports as unknown as CoreExports;
+  if (typeof exports.hearth_run !== 'function' || typeof exports.hearth_abi_version !== 'function') {
+    throw new CoreError('the wasm module is not a hearth core (hearth_run missing)');
+  }
+  const version = exports.hearth_abi_version();
+  if (version !== ABI_VERSION) throw new CoreError(`hearth core ABI ${version}, this code expects ${ABI_VERSION}`);
+  if (stackTop !== undefined) {
+    if (stackTop % 16) throw new CoreError('stack top must be 16-byte aligned');
+    exports.__stack_pointer.value = stackTop;
+  }
+  return exports;
+}
+
+export interface CoreOptions {
+  /** Bytes of memory to start with (above the core's own static data and stack). Default 1 MiB. */
+  initialBytes?: number;
+}
+
+export class Core {
+  readonly memory: WebAssembly.Memory;
+  readonly exports: CoreExports;
+  /** First byte the allocator may hand out. */
+  readonly heapBase: number;
+  private top: number;
+
+  constructor(
+    readonly module: WebAssembly.Module,
+    options: CoreOptions = {},
+  ) {
+    const pages = Math.max(MIN_PAGES, Math.ceil(((options.initialBytes ?? 1 << 20) + MIN_PAGES * PAGE) / PAGE));
+    if (pages > MAX_PAGES) throw new CoreError(`initial memory of ${options.initialBytes} bytes exceeds the 4 GiB of a wasm32 memory`);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    this.exports = instantiateCore(module, this.memory);
+    this.heapBase = this.exports.__heap_base.value as number;
+    if (this.heapBase > MIN_PAGES * PAGE) throw new CoreError(`core static data ends at ${this.heapBase}, above the ${MIN_PAGES} pages reserved for it`);
+    this.top = align(this.heapBase, 64);
+  }
+
+  /** Bytes currently handed out (the bump pointer). */
+  get used(): number {
+    return this.top;
+  }
+
+  get size(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Make sure `bytes` more can be allocated without growing again (one grow: page faults dominate load time). */
+  reserve(bytes: number): void {
+    const need = this.top + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (need <= have) return;
+    const pages = Math.ceil((need - have) / PAGE);
+    if (have / PAGE + pages > MAX_PAGES) throw new CoreError(`cannot reserve ${bytes} bytes: a wasm32 memory holds at most 4 GiB (${this.top} in use)`);
+    try {
+      this.memory.grow(pages);
+    } catch (e) {
+      throw new CoreError(`growing the core memory by ${pages * PAGE} bytes failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** `bytes` of memory aligned to `alignment` (a power of two, default 64: one cache line, room for any v128 load). */
+  alloc(bytes: number, alignment = 64): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new CoreError(`bad allocation size ${bytes}`);
+    const ptr = align(this.top, alignment);
+    this.reserve(ptr + bytes - this.top);
+    this.top = ptr + bytes;
+    return ptr;
+  }
+
+  /** A new instance over this memory with its own stack (for a pool worker on another thread, pass the module and
+   * memory there and call instantiateCore with the stack top). */
+  allocStack(bytes = STACK_BYTES): number {
+    return this.alloc(bytes, 16) + bytes;
+  }
+
+  u8(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, n);
+  }
+  u16(ptr: number, n: number): Uint16Array {
+    return new Uint16Array(this.memory.buffer, ptr, n);
+  }
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+  u32(ptr: number, n: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, ptr, n);
+  }
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+}
+
+function align(x: number, a: number): number {
+  return Math.ceil(x / a) * a;
+}

@@ -1,0 +1,26 @@
+/**
+ * Node and Deno: compile the core's .wasm file (wasm/hearth-<build>.wasm next to src/) into a WebAssembly.Module
+ * once at start-up. Hosts without a file system (workerd) import the module through their bundle instead.
+ */
+import { readFileSync } from 'node:fs';
+import { type CoreBuild, detectCoreBuild } from './core.ts';
+import { CoreError } from './types.ts';
+
+export function coreWasmUrl(build: CoreBuild): URL {
+  return new URL(`../../wasm/hearth-${build}.wasm`, import.meta.url);
+}
+
+export function readNodeCoreModule(build: CoreBuild = detectCoreBuild()): WebAssembly.Module {
+  const url = coreWasmUrl(build);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(url);
+  } catch (e) {
+    throw new CoreError(`cannot read the ${build} core at ${url.pathname}: ${(e as Error).message} (run scripts/build-wasm.sh)`);
+  }
+  try {
+    return new WebAssembly.Module(bytes);
+  } catch (e) {
+    throw new CoreError(`the ${build} core does not compile on this runtime: ${(e as Error).message}`);
+  }
+}

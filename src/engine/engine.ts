@@ -1,0 +1,24 @@
+/** The Engine of api.ts: a loaded model behind a scheduler. */
+import type { Engine, GenerateRequest, Generation } from './api.ts';
+import type { Model } from './load.ts';
+import { Scheduler, type SchedulerOptions } from './scheduler.ts';
+
+export type EngineOptions = SchedulerOptions;
+
+export function createEngine(model: Model, options: Partial<EngineOptions> = {}): Engine {
+  const scheduler = new Scheduler(model.arch, model.tokenizer, {
+    slots: options.slots ?? 1,
+    queueLimit: options.queueLimit ?? 16,
+    contextPerSlot: Math.min(options.contextPerSlot ?? 4096, model.info.trainedContext),
+  });
+  const { tokenizer } = model;
+  return {
+    info: model.info,
+    tokenize: (text, o) => tokenizer.encode(text, { addSpecial: o?.addSpecial ?? true, parseSpecial: o?.parseSpecial ?? false }),
+    detokenize: (ids, o) => tokenizer.decode(ids, { removeSpecial: o?.removeSpecial ?? false }),
+    tokenText: (id) => tokenizer.tokenText(id),
+    submit: (request: GenerateRequest): Generation => scheduler.submit(request),
+    stats: () => scheduler.stats(),
+    close: async () => scheduler.close(),
+  };
+}

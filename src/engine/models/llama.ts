@@ -1,0 +1,277 @@
+/**
+ * The `llama` architecture (spec gguf.md §5): token embedding → per block [RMSNorm → Q/K/V → RoPE → causal GQA
+ * attention over the KV cache → output projection → residual; RMSNorm → SwiGLU FFN → residual] → RMSNorm → LM head.
+ *
+ * Config (what the model is), weights (where its tensors sit in wasm memory) and run state (KV caches, scratch) are
+ * kept apart; the forward pass reads top to bottom like the equations. Every op runs over all the batch's token
+ * columns at once, so one pass over a weight matrix serves a whole prompt chunk or several sequences.
+ */
+import type { GgufFile } from '../gguf/reader.ts';
+import { ropeCosSin, type RopeParams } from './rope.ts';
+import type { ArchModel, ForwardSeq, KvCache, Weight } from './model.ts';
+import type { Kernels } from './kernels.ts';
+import { bindWeight, metaNumber, ModelError, requireTensor } from './model.ts';
+
+export interface LlamaConfig {
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  nFf: number;
+  nVocab: number;
+  nCtxTrain: number;
+  eps: number;
+  rope: RopeParams;
+  /** 1/sqrt(head_dim) unless the file says otherwise (`llama.attention.scale`). */
+  kqScale: number;
+}
+
+export function readLlamaConfig(g: GgufFile): LlamaConfig {
+  const a = 'llama';
+  const nEmbd = metaNumber(g, `${a}.embedding_length`);
+  const nHead = metaNumber(g, `${a}.attention.head_count`);
+  const nHeadKv = metaNumber(g, `${a}.attention.head_count_kv`, nHead);
+  const headDim = metaNumber(g, `${a}.attention.key_length`, nEmbd / nHead);
+  const nRot = metaNumber(g, `${a}.rope.dimension_count`, headDim);
+  if (nRot !== headDim) throw new ModelError('bad_hparams', `llama: rope.dimension_count ${nRot} must equal head dim ${headDim}`);
+  if (metaNumber(g, `${a}.attention.value_length`, headDim) !== headDim) {
+    throw new ModelError('bad_hparams', 'llama: attention.value_length must equal key_length');
+  }
+  const scalingType = g.metadata.get(`${a}.rope.scaling.type`);
+  if (scalingType !== undefined && scalingType !== 'none' && scalingType !== 'linear') {
+    throw new ModelError('unsupported_feature', `llama: rope scaling '${String(scalingType)}' is not supported yet`);
+  }
+  const ropeScale = metaNumber(g, `${a}.rope.scaling.factor`, metaNumber(g, `${a}.rope.scale_linear`, 0));
+  const tokens = g.metadata.get('tokenizer.ggml.tokens');
+  const embd = requireTensor(g, 'token_embd.weight');
+  const nVocab = metaNumber(g, `${a}.vocab_size`, Array.isArray(tokens) ? tokens.length : embd.dims[1]);
+  const attnScale = metaNumber(g, `${a}.attention.scale`, 0);
+  return {
+    nEmbd,
+    nLayer: metaNumber(g, `${a}.block_count`),
+    nHead,
+    nHeadKv,
+    headDim,
+    nFf: metaNumber(g, `${a}.feed_forward_length`),
+    nVocab,
+    nCtxTrain: metaNumber(g, `${a}.context_length`, 2048),
+    eps: metaNumber(g, `${a}.attention.layer_norm_rms_epsilon`, 1e-5),
+    rope: {
+      nRot,
+      base: metaNumber(g, `${a}.rope.freq_base`, 10000),
+      freqScale: ropeScale === 0 ? 1 : 1 / ropeScale,
+    },
+    kqScale: attnScale === 0 ? Math.fround(1 / Math.sqrt(headDim)) : attnScale,
+  };
+}
+
+interface LlamaLayer {
+  attnNorm: Weight;
+  wq: Weight;
+  wk: Weight;
+  wv: Weight;
+  wo: Weight;
+  ffnNorm: Weight;
+  ffnGate: Weight;
+  ffnUp: Weight;
+  ffnDown: Weight;
+}
+
+export interface LlamaWeights {
+  tokenEmbd: Weight;
+  outputNorm: Weight;
+  output: Weight;
+  layers: LlamaLayer[];
+}
+
+/** The tensors this architecture reads, so the loader can place exactly these in memory. */
+export function llamaTensorNames(g: GgufFile, c: LlamaConfig): string[] {
+  const names = ['token_embd.weight', 'output_norm.weight'];
+  if (g.tensorsByName.has('output.weight')) names.push('output.weight');
+  for (let i = 0; i < c.nLayer; i++) {
+    for (const t of ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down']) {
+      names.push(`blk.${i}.${t}.weight`);
+    }
+  }
+  return names;
+}
+
+export class LlamaModel implements ArchModel {
+  readonly nVocab: number;
+  readonly nCtxTrain: number;
+  private readonly w: LlamaWeights;
+  private readonly s: ReturnType<LlamaModel['allocScratch']>;
+
+  constructor(
+    private readonly core: Kernels,
+    readonly config: LlamaConfig,
+    g: GgufFile,
+    placed: Map<string, number>,
+    readonly maxBatch: number,
+    freqFactors?: Float32Array,
+  ) {
+    const c = config;
+    if (freqFactors) c.rope.freqFactors = freqFactors;
+    this.nVocab = c.nVocab;
+    this.nCtxTrain = c.nCtxTrain;
+    const kv = c.nHeadKv * c.headDim;
+    const q = c.nHead * c.headDim;
+    const bind = (name: string, cols: number, rows: number) => bindWeight(g, placed, name, [cols, rows]);
+    this.w = {
+      tokenEmbd: bind('token_embd.weight', c.nEmbd, c.nVocab),
+      outputNorm: bind('output_norm.weight', c.nEmbd, 1),
+      output: g.tensorsByName.has('output.weight') ? bind('output.weight', c.nEmbd, c.nVocab) : bind('token_embd.weight', c.nEmbd, c.nVocab),
+      layers: Array.from({ length: c.nLayer }, (_, i) => ({
+        attnNorm: bind(`blk.${i}.attn_norm.weight`, c.nEmbd, 1),
+        wq: bind(`blk.${i}.attn_q.weight`, c.nEmbd, q),
+        wk: bind(`blk.${i}.attn_k.weight`, c.nEmbd, kv),
+        wv: bind(`blk.${i}.attn_v.weight`, c.nEmbd, kv),
+        wo: bind(`blk.${i}.attn_output.weight`, q, c.nEmbd),
+        ffnNorm: bind(`blk.${i}.ffn_norm.weight`, c.nEmbd, 1),
+        ffnGate: bind(`blk.${i}.ffn_gate.weight`, c.nEmbd, c.nFf),
+        ffnUp: bind(`blk.${i}.ffn_up.weight`, c.nEmbd, c.nFf),
+        ffnDown: bind(`blk.${i}.ffn_down.weight`, c.nFf, c.nEmbd),
+      })),
+    };
+    this.s = this.allocScratch();
+  }
+
+  private allocScratch() {
+    const c = this.config;
+    const n = this.maxBatch;
+    const a = (floats: number) => this.core.alloc(floats * 4);
+    return {
+      ids: a(n),
+      pos: a(n),
+      cosSin: a(n * c.rope.nRot),
+      x: a(n * c.nEmbd),
+      xb: a(n * Math.max(c.nEmbd, c.nHead * c.headDim)),
+      xb2: a(n * c.nEmbd),
+      q: a(n * c.nHead * c.headDim),
+      k: a(n * c.nHeadKv * c.headDim),
+      v: a(n * c.nHeadKv * c.headDim),
+      attn: a(n * c.nHead * c.headDim),
+      hb: a(n * c.nFf),
+      hb2: a(n * c.nFf),
+      logits: a(n * c.nVocab),
+    };
+  }
+
+  /** Bytes one KV cache of nCtx cells takes (K and V in f16 for every layer). */
+  kvBytes(nCtx: number): number {
+    const c = this.config;
+    return c.nLayer * 2 * nCtx * c.nHeadKv * c.headDim * 2;
+  }
+
+  createKv(nCtx: number): KvCache {
+    const c = this.config;
+    const rowBytes = c.nHeadKv * c.headDim * 2;
+    const layers = Array.from({ length: c.nLayer }, () => ({
+      k: this.core.alloc(nCtx * rowBytes),
+      v: this.core.alloc(nCtx * rowBytes),
+    }));
+    return { size: nCtx, used: 0, layers };
+  }
+
+  forward(seqs: ForwardSeq[]): Float32Array[][] {
+    const { core, config: c, w, s } = this;
+    const n = seqs.reduce((sum, q) => sum + q.tokens.length, 0);
+    if (n === 0) return seqs.map(() => []);
+    if (n > this.maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${this.maxBatch}`);
+
+    // token ids and positions, column by column
+    const ids = core.i32(s.ids, n);
+    const pos = core.i32(s.pos, n);
+    let col = 0;
+    for (const seq of seqs) {
+      if (seq.pos0 + seq.tokens.length > seq.kv.size) throw new RangeError('forward: context overflow');
+      for (let i = 0; i < seq.tokens.length; i++, col++) {
+        ids[col] = seq.tokens[i];
+        pos[col] = seq.pos0 + i;
+      }
+    }
+    ropeCosSin(c.rope, pos, core.f32(s.cosSin, n * c.rope.nRot));
+
+    const E = c.nEmbd;
+    const qDim = c.nHead * c.headDim;
+    const kvDim = c.nHeadKv * c.headDim;
+    core.getRows(w.tokenEmbd, s.ids, n, s.x);
+
+    for (let l = 0; l < c.nLayer; l++) {
+      const L = w.layers[l];
+      // attention block
+      core.rmsNorm(s.x, L.attnNorm.ptr, s.xb, E, n, c.eps);
+      core.matmul(L.wq, s.xb, n, s.q);
+      core.matmul(L.wk, s.xb, n, s.k);
+      core.matmul(L.wv, s.xb, n, s.v);
+      core.rope(s.q, n, c.nHead, c.headDim, c.rope.nRot, qDim, s.cosSin, 0);
+      core.rope(s.k, n, c.nHeadKv, c.headDim, c.rope.nRot, kvDim, s.cosSin, 0);
+      let c0 = 0;
+      for (const seq of seqs) {
+        const m = seq.tokens.length;
+        const cells = s.pos + c0 * 4; // llama keeps every position: cell index = position
+        const layer = seq.kv.layers[l];
+        core.kvStore(s.k + c0 * kvDim * 4, kvDim, layer.k, kvDim, m, cells);
+        core.kvStore(s.v + c0 * kvDim * 4, kvDim, layer.v, kvDim, m, cells);
+        core.attention({
+          q: s.q + c0 * qDim * 4,
+          qStride: qDim,
+          kCache: layer.k,
+          vCache: layer.v,
+          out: s.attn + c0 * qDim * 4,
+          outStride: qDim,
+          nTokens: m,
+          nHead: c.nHead,
+          nHeadKv: c.nHeadKv,
+          headDimK: c.headDim,
+          headDimV: c.headDim,
+          nCells: seq.pos0 + m,
+          cellPos: core.identityPositions(seq.pos0 + m),
+          qPos: cells,
+          scale: c.kqScale,
+          window: 0,
+          softcap: 0,
+        });
+        c0 += m;
+      }
+      core.matmul(L.wo, s.attn, n, s.xb2);
+      core.add(s.x, s.xb2, s.x, n * E);
+      // feed-forward block
+      core.rmsNorm(s.x, L.ffnNorm.ptr, s.xb, E, n, c.eps);
+      core.matmul(L.ffnGate, s.xb, n, s.hb);
+      core.matmul(L.ffnUp, s.xb, n, s.hb2);
+      core.siluMul(s.hb, s.hb2, s.hb, n * c.nFf);
+      core.matmul(L.ffnDown, s.hb, n, s.xb2);
+      core.add(s.x, s.xb2, s.x, n * E);
+    }
+    for (const seq of seqs) seq.kv.used = Math.max(seq.kv.used, seq.pos0 + seq.tokens.length);
+
+    // LM head only for the columns that want logits
+    const want: number[] = [];
+    col = 0;
+    for (const seq of seqs) {
+      const m = seq.tokens.length;
+      if (seq.logits === 'all') for (let i = 0; i < m; i++) want.push(col + i);
+      else if (seq.logits === 'last') want.push(col + m - 1);
+      col += m;
+    }
+    if (want.length > 0) {
+      const x = core.f32(s.x, n * E);
+      const xb = core.f32(s.xb, want.length * E);
+      want.forEach((from, to) => xb.set(x.subarray(from * E, from * E + E), to * E));
+      core.rmsNorm(s.xb, w.outputNorm.ptr, s.xb, E, want.length, c.eps);
+      core.matmul(w.output, s.xb, want.length, s.logits);
+    }
+    const logits = core.f32(s.logits, want.length * c.nVocab);
+    const out: Float32Array[][] = [];
+    let k = 0;
+    for (const seq of seqs) {
+      const count = seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
+      const rows: Float32Array[] = [];
+      for (let i = 0; i < count; i++, k++) rows.push(logits.slice(k * c.nVocab, (k + 1) * c.nVocab));
+      out.push(rows);
+    }
+    return out;
+  }
+}

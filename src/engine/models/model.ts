@@ -1,0 +1,78 @@
+/** What every architecture provides to the engine, and the helpers they share for reading GGUF metadata and weights. */
+import { GgufError } from '../gguf/errors.ts';
+import type { GgufFile, GgufTensorInfo } from '../gguf/reader.ts';
+
+/** The file is a valid GGUF but not a model hearth can run as it stands. */
+export class ModelError extends Error {
+  override readonly name = 'ModelError';
+  constructor(
+    readonly code: 'unsupported_arch' | 'unsupported_feature' | 'missing_tensor' | 'bad_shape' | 'bad_hparams',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A weight matrix in wasm memory: `rows` rows of `cols` elements of ggml type `type` (ne = [cols, rows]). */
+export interface Weight {
+  ptr: number;
+  type: number;
+  cols: number;
+  rows: number;
+}
+
+/** One sequence's KV cache: per layer, K and V rows (f16) for `size` cells. `used` = cells filled (n_past). */
+export interface KvCache {
+  size: number;
+  used: number;
+  layers: { k: number; v: number }[];
+}
+
+/** One sequence's part of a batched forward: its new tokens, the position of the first, and which logits it wants. */
+export interface ForwardSeq {
+  kv: KvCache;
+  tokens: number[];
+  pos0: number;
+  logits: 'last' | 'all' | 'none';
+}
+
+export interface ArchModel {
+  readonly nVocab: number;
+  readonly nCtxTrain: number;
+  /** Most token columns one forward call takes. */
+  readonly maxBatch: number;
+  kvBytes(nCtx: number): number;
+  createKv(nCtx: number): KvCache;
+  /** Run the batch; returns, per sequence, the logit rows it asked for (copies). */
+  forward(seqs: ForwardSeq[]): Float32Array[][];
+}
+
+export function metaNumber(g: GgufFile, key: string, fallback?: number): number {
+  const v = g.metadata.get(key);
+  if (v === undefined) {
+    if (fallback === undefined) throw new GgufError('missing_key', `missing metadata key '${key}'`, key);
+    return fallback;
+  }
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  throw new GgufError('wrong_type', `metadata key '${key}' should be a number`, key);
+}
+
+export function requireTensor(g: GgufFile, name: string): GgufTensorInfo {
+  const t = g.tensorsByName.get(name);
+  if (!t) throw new ModelError('missing_tensor', `missing tensor '${name}'`);
+  return t;
+}
+
+/** Check a tensor's shape against what the architecture expects and return where it was placed in memory. */
+export function bindWeight(g: GgufFile, placed: Map<string, number>, name: string, shape: [number, number]): Weight {
+  const t = requireTensor(g, name);
+  const [cols, rows] = shape;
+  const ne1 = t.dims[1] ?? 1;
+  if (t.dims[0] !== cols || ne1 !== rows || t.dims.slice(2).some((d) => d !== 1)) {
+    throw new ModelError('bad_shape', `tensor '${name}' has shape [${t.dims}], expected [${cols}, ${rows}]`);
+  }
+  const ptr = placed.get(name);
+  if (ptr === undefined) throw new Error(`tensor '${name}' was not loaded`);
+  return { ptr, type: t.type, cols, rows };
+}

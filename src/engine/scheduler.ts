@@ -1,0 +1,306 @@
+/**
+ * The scheduler: a bounded queue in front of N slots, each slot a sequence with its own KV cache. One step runs one
+ * batched forward over every active slot: decoding slots contribute their last token, prefilling slots a chunk of
+ * their prompt (the batch is capped at the model's maxBatch columns). Between steps the event loop turns, so streamed
+ * tokens flush and cancellations land; a cancelled generation gives its slot back before the next step.
+ */
+import {
+  EngineError,
+  type EngineStats,
+  type GenerateRequest,
+  type Generation,
+  type GenerationEvent,
+  type TokenLogprob,
+} from './api.ts';
+import { EventQueue } from './events.ts';
+import type { ArchModel, ForwardSeq, KvCache } from './models/model.ts';
+import { Sampler, topLogprobs } from './sampler.ts';
+import { TextStream } from './text-stream.ts';
+import type { Tokenizer } from './tokenizer/index.ts';
+
+export interface SchedulerOptions {
+  slots: number;
+  queueLimit: number;
+  contextPerSlot: number;
+}
+
+interface Job {
+  request: GenerateRequest;
+  events: EventQueue<GenerationEvent>;
+  sampler: Sampler;
+  text: TextStream;
+  /** Prompt tokens already in the KV cache. */
+  prefilled: number;
+  generated: number[];
+  /** The token to feed next while decoding. */
+  next: number;
+  slot: Slot | null;
+  cancelled: boolean;
+  finished: boolean;
+  submittedAt: number;
+  startedAt: number;
+  prefillMs: number;
+  decodeMs: number;
+  firstTokenAt: number;
+}
+
+interface Slot {
+  kv: KvCache;
+  job: Job | null;
+}
+
+const now = () => performance.now();
+
+/** Let the event loop run (flush SSE chunks, deliver aborts). setTimeout works on every host we serve from. */
+const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class Scheduler {
+  private readonly slots: Slot[];
+  private readonly queue: Job[] = [];
+  private running = false;
+  private closed = false;
+  private totals = { requests: 0, prompt: 0, completion: 0 };
+  private recent: { at: number; tokens: number }[] = [];
+
+  constructor(
+    private readonly model: ArchModel,
+    private readonly tokenizer: Tokenizer,
+    readonly options: SchedulerOptions,
+  ) {
+    if (options.slots < 1) throw new RangeError('slots must be ≥ 1');
+    this.slots = Array.from({ length: options.slots }, () => ({ kv: model.createKv(options.contextPerSlot), job: null }));
+  }
+
+  submit(request: GenerateRequest): Generation {
+    if (this.closed) throw new EngineError('internal', 'engine is closed');
+    const ctx = this.options.contextPerSlot;
+    if (request.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty');
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1) {
+      throw new EngineError('invalid_request', 'max_tokens must be a positive integer');
+    }
+    if (request.prompt.length >= ctx) {
+      throw new EngineError('context_overflow', `the prompt has ${request.prompt.length} tokens; the context holds ${ctx}`);
+    }
+    if (request.prompt.length + request.maxTokens > ctx) {
+      throw new EngineError(
+        'context_overflow',
+        `prompt (${request.prompt.length} tokens) + max_tokens (${request.maxTokens}) exceeds the context of ${ctx} tokens`,
+      );
+    }
+    for (const id of request.prompt) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.model.nVocab) {
+        throw new EngineError('invalid_request', `token id ${id} is outside the vocabulary (0..${this.model.nVocab - 1})`);
+      }
+    }
+    const busy = this.slots.every((s) => s.job !== null);
+    if (busy && this.queue.length >= this.options.queueLimit) {
+      throw new EngineError('queue_full', `the queue is full (${this.options.queueLimit} waiting)`, this.retryAfter());
+    }
+    const job: Job = {
+      request,
+      events: new EventQueue(),
+      sampler: new Sampler(request.sampling, request.prompt),
+      text: new TextStream(request.stop ?? []),
+      prefilled: 0,
+      generated: [],
+      next: -1,
+      slot: null,
+      cancelled: false,
+      finished: false,
+      submittedAt: now(),
+      startedAt: 0,
+      prefillMs: 0,
+      decodeMs: 0,
+      firstTokenAt: 0,
+    };
+    const cancel = () => this.cancel(job);
+    job.events.onReturn = cancel;
+    request.signal?.addEventListener('abort', cancel, { once: true });
+    if (request.signal?.aborted) cancel();
+    this.queue.push(job);
+    this.totals.requests++;
+    this.kick();
+    return { [Symbol.asyncIterator]: () => job.events[Symbol.asyncIterator](), cancel };
+  }
+
+  stats(): EngineStats {
+    const cutoff = now() - 10_000;
+    this.recent = this.recent.filter((r) => r.at >= cutoff);
+    const tokens = this.recent.reduce((a, r) => a + r.tokens, 0);
+    const span = this.recent.length > 1 ? (this.recent[this.recent.length - 1].at - this.recent[0].at) / 1000 : 0;
+    return {
+      slots: this.slots.length,
+      active: this.slots.filter((s) => s.job !== null).length,
+      queued: this.queue.length,
+      queueLimit: this.options.queueLimit,
+      contextPerSlot: this.options.contextPerSlot,
+      requestsTotal: this.totals.requests,
+      promptTokensTotal: this.totals.prompt,
+      completionTokensTotal: this.totals.completion,
+      decodeTokS: span > 0 ? tokens / span : 0,
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const job of [...this.queue, ...this.slots.map((s) => s.job)]) if (job) this.cancel(job);
+  }
+
+  private retryAfter(): number {
+    // a rough guess: one queued request's worth of decoding at the recent rate, at least a second
+    return Math.max(1, Math.ceil(this.queue.length / Math.max(1, this.slots.length)));
+  }
+
+  private cancel(job: Job): void {
+    if (job.finished) return;
+    job.cancelled = true;
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+    // a job in a slot is finished between steps (never mid-forward); if no step is running, do it now
+    if (!this.running || !job.slot) this.finish(job, 'abort');
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await turn();
+      while (this.assign() > 0) {
+        this.step();
+        await turn();
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      for (const slot of this.slots) {
+        if (slot.job) {
+          slot.job.events.push({ type: 'done', finishReason: 'abort', text: `[engine error: ${message}]`, usage: this.usage(slot.job), timings: this.timings(slot.job) });
+          slot.job.finished = true;
+          slot.job.events.close();
+          slot.job = null;
+        }
+      }
+      console.error('hearth: engine step failed:', err);
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0 && !this.closed) this.kick();
+    }
+  }
+
+  /** Move queued jobs into free slots; drop finished/cancelled ones. Returns the number of active slots. */
+  private assign(): number {
+    for (const slot of this.slots) {
+      if (slot.job && (slot.job.cancelled || slot.job.finished)) {
+        if (!slot.job.finished) this.finish(slot.job, 'abort');
+        slot.job = null;
+      }
+      if (!slot.job) {
+        const job = this.queue.shift();
+        if (job) {
+          slot.job = job;
+          job.slot = slot;
+          job.startedAt = now();
+          slot.kv.used = 0;
+        }
+      }
+    }
+    return this.slots.filter((s) => s.job).length;
+  }
+
+  private step(): void {
+    const active = this.slots.filter((s): s is Slot & { job: Job } => s.job !== null);
+    const batch: { job: Job; seq: ForwardSeq; prefill: boolean }[] = [];
+    let budget = this.model.maxBatch;
+    // decoding slots first: one column each
+    for (const { job, kv } of active) {
+      if (job.prefilled < job.request.prompt.length) continue;
+      batch.push({ job, prefill: false, seq: { kv, tokens: [job.next], pos0: kv.used, logits: 'last' } });
+      budget--;
+    }
+    for (const { job, kv } of active) {
+      if (budget <= 0) break;
+      const rest = job.request.prompt.length - job.prefilled;
+      if (rest <= 0) continue;
+      const take = Math.min(rest, budget);
+      budget -= take;
+      const tokens = job.request.prompt.slice(job.prefilled, job.prefilled + take);
+      const last = job.prefilled + take === job.request.prompt.length;
+      batch.push({ job, prefill: true, seq: { kv, tokens, pos0: job.prefilled, logits: last ? 'last' : 'none' } });
+    }
+    // a step's forward time is charged to every job in it: that is what each one waited
+    const t0 = now();
+    const logits = this.model.forward(batch.map((b) => b.seq));
+    const ms = now() - t0;
+    let decoded = 0;
+    batch.forEach(({ job, seq, prefill }, i) => {
+      if (prefill) {
+        job.prefilled += seq.tokens.length;
+        job.prefillMs += ms;
+      } else job.decodeMs += ms;
+      const row = logits[i][0];
+      if (row) {
+        this.emitToken(job, row);
+        decoded++;
+      }
+    });
+    if (decoded > 0) this.recent.push({ at: now(), tokens: decoded });
+  }
+
+  private emitToken(job: Job, logits: Float32Array): void {
+    const req = job.request;
+    // logprobs describe the model's own distribution, so they are taken before bias and penalties touch the logits
+    const alternatives =
+      req.logprobs !== undefined ? topLogprobs(logits, req.logprobs, (t) => this.tokenizer.tokenText(t)) : undefined;
+    const chosenFrom = alternatives ? logits.slice() : undefined;
+    const id = job.sampler.sample(logits);
+    let logprob: (TokenLogprob & { top: TokenLogprob[] }) | undefined;
+    if (alternatives && chosenFrom) {
+      const { max, logSum } = alternatives.stats;
+      logprob = { id, text: this.tokenizer.tokenText(id), logprob: chosenFrom[id] - max - logSum, top: alternatives.top };
+    }
+    job.generated.push(id);
+    job.next = id;
+    if (job.firstTokenAt === 0) job.firstTokenAt = now();
+    const eog = (req.stopOnEog ?? true) && this.tokenizer.isEog(id);
+    if (eog) {
+      this.finish(job, 'stop');
+      return;
+    }
+    const text = job.text.push(this.tokenizer.tokenBytes(id));
+    job.events.push({ type: 'token', id, text, logprob });
+    if (job.text.stopped) this.finish(job, 'stop');
+    else if (job.generated.length >= req.maxTokens) this.finish(job, 'length');
+  }
+
+  private usage(job: Job) {
+    return { promptTokens: job.request.prompt.length, completionTokens: job.generated.length };
+  }
+
+  private timings(job: Job) {
+    const decodeTokens = Math.max(0, job.generated.length - 1);
+    return {
+      queueMs: (job.startedAt || now()) - job.submittedAt,
+      prefillMs: job.prefillMs,
+      decodeMs: job.decodeMs,
+      prefillTokS: job.prefillMs > 0 ? (job.prefilled / job.prefillMs) * 1000 : 0,
+      decodeTokS: job.decodeMs > 0 ? (decodeTokens / job.decodeMs) * 1000 : 0,
+    };
+  }
+
+  private finish(job: Job, reason: 'stop' | 'length' | 'abort'): void {
+    if (job.finished) return;
+    job.finished = true;
+    const text = reason === 'abort' ? '' : job.text.finish();
+    this.totals.prompt += job.prefilled;
+    this.totals.completion += job.generated.length;
+    job.events.push({ type: 'done', finishReason: reason, text, usage: this.usage(job), timings: this.timings(job) });
+    job.events.close();
+    if (job.slot) {
+      job.slot.job = null;
+      job.slot = null;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/** Every host starts its engine the same way: load the model from a source into the core, then put a scheduler on it. */
+import type { Engine, LoadProgress } from '../engine/api.ts';
+import { createEngine } from '../engine/engine.ts';
+import type { ModelSource } from '../engine/gguf/source.ts';
+import { loadModel } from '../engine/load.ts';
+import type { EngineConfig } from '../http/config.ts';
+
+export async function startEngine(
+  source: ModelSource,
+  core: WebAssembly.Module,
+  config: EngineConfig,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<Engine> {
+  try {
+    const model = await loadModel(source, { core, threads: config.threads ?? undefined, onProgress });
+    return createEngine(model, {
+      slots: config.parallel,
+      queueLimit: config.queueLimit,
+      contextPerSlot: config.context ?? undefined,
+    });
+  } finally {
+    // weights now live in wasm memory: the file / binding is no longer needed
+    await source.close?.();
+  }
+}

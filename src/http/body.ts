@@ -1,0 +1,50 @@
+/**
+ * Request bodies are read with a hard byte limit (hosts impose none: workerd accepted a 5 GiB POST), then parsed as
+ * JSON. A declared Content-Length over the limit is refused before reading; a chunked body is cut off as soon as it
+ * passes the limit.
+ */
+import { ApiError, invalidRequest } from './errors.ts';
+
+export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
+  const tooLarge = () =>
+    new ApiError(413, `Request body too large: the limit is ${limitBytes} bytes.`, 'request_too_large');
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limitBytes) throw tooLarge();
+  if (!request.body) throw invalidRequest('The request body is empty; expected a JSON object.');
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limitBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  if (total === 0) throw invalidRequest('The request body is empty; expected a JSON object.');
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalidRequest('The request body is not valid UTF-8.', null, 'invalid_json');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidRequest(
+      `We could not parse the JSON body of your request (${err instanceof Error ? err.message : 'invalid JSON'}).`,
+      null,
+      'invalid_json',
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Server settings, the same on every host. Hosts fill them from their environment (process.env, workerd/wrangler
+ * `env` bindings, Deno.env) through `configFromEnv`; the Node CLI overrides from its flags.
+ */
+
+export interface ServerConfig {
+  /** Bearer key every route but /health requires; null = open. */
+  apiKey: string | null;
+  /** Origins allowed by CORS; null = CORS off (no headers, preflights get 404); ['*'] = any origin. */
+  corsOrigins: string[] | null;
+  /** Largest request body accepted (413 above). */
+  maxBodyBytes: number;
+  /** How long an API request waits for a model that is still loading before it gets a 503 with Retry-After. */
+  loadWaitMs: number;
+}
+
+export interface EngineConfig {
+  /** Parallel slots, each with its own KV cache. */
+  parallel: number;
+  /** Requests allowed to wait for a slot; more get 429. */
+  queueLimit: number;
+  /** Context per slot in tokens; null = the model's trained context, capped at 4096. */
+  context: number | null;
+  /** Threads for the core (Node/Deno; workerd has one). null = the engine's choice by model size. */
+  threads: number | null;
+}
+
+export const defaultServerConfig: ServerConfig = {
+  apiKey: null,
+  corsOrigins: null,
+  maxBodyBytes: 4 * 1024 * 1024,
+  loadWaitMs: 5000,
+};
+
+export const defaultEngineConfig: EngineConfig = { parallel: 4, queueLimit: 64, context: null, threads: null };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, unknown>;
+
+function text(env: Env, name: string): string | null {
+  const v = env[name];
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
+}
+
+export function wholeNumber(value: string, name: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got '${value}'`);
+  }
+  return n;
+}
+
+function integerFrom(env: Env, name: string, max: number, min = 1): number | null {
+  const v = text(env, name);
+  return v === null ? null : wholeNumber(v, name, min, max);
+}
+
+/**
+ * HEARTH_API_KEY, HEARTH_CORS_ORIGINS (comma-separated, or *), HEARTH_MAX_BODY_BYTES, HEARTH_LOAD_WAIT_MS,
+ * HEARTH_PARALLEL, HEARTH_QUEUE_LIMIT, HEARTH_CONTEXT, HEARTH_THREADS.
+ */
+export function configFromEnv(env: Env): { server: ServerConfig; engine: EngineConfig } {
+  const cors = text(env, 'HEARTH_CORS_ORIGINS');
+  return {
+    server: {
+      apiKey: text(env, 'HEARTH_API_KEY'),
+      corsOrigins: cors === null ? null : cors.split(',').map((o) => o.trim()).filter(Boolean),
+      maxBodyBytes: integerFrom(env, 'HEARTH_MAX_BODY_BYTES', 1 << 30) ?? defaultServerConfig.maxBodyBytes,
+      loadWaitMs: integerFrom(env, 'HEARTH_LOAD_WAIT_MS', 3_600_000, 0) ?? defaultServerConfig.loadWaitMs,
+    },
+    engine: {
+      parallel: integerFrom(env, 'HEARTH_PARALLEL', 256) ?? defaultEngineConfig.parallel,
+      queueLimit: integerFrom(env, 'HEARTH_QUEUE_LIMIT', 1 << 16, 0) ?? defaultEngineConfig.queueLimit,
+      context: integerFrom(env, 'HEARTH_CONTEXT', 1 << 24),
+      threads: integerFrom(env, 'HEARTH_THREADS', 256),
+    },
+  };
+}

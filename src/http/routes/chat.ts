@@ -1,0 +1,143 @@
+/** POST /v1/chat/completions: messages → the model's chat template → tokens → generation, whole or as SSE. */
+import type { Hono } from 'hono';
+import type { Generation, GenerateRequest } from '../../engine/api.ts';
+import type { AppContext } from '../app.ts';
+import { readJsonBody } from '../body.ts';
+import type { TemplateMessage } from '../chat-template.ts';
+import { invalidRequest } from '../errors.ts';
+import { chatLogprobs, collect, finishReason, nowSeconds, requestId, usageOf } from '../generation.ts';
+import { maxTokensFor, samplingFrom, stopsFrom } from '../sampling.ts';
+import { chatRequestSchema, parseBody, type ChatMessage } from '../schemas.ts';
+import { sseResponse } from '../sse.ts';
+import { rejectUnsupportedChat } from '../unsupported.ts';
+import { checkModel } from './info.ts';
+
+export function chatRoutes(app: Hono, ctx: AppContext): void {
+  app.post('/v1/chat/completions', async (c) => {
+    const body = parseBody(chatRequestSchema, await readJsonBody(c.req.raw, ctx.config.maxBodyBytes));
+    rejectUnsupportedChat(body);
+    const serving = await ctx.serving();
+    checkModel(body.model, serving);
+    const { engine, template } = serving;
+
+    const prompt = engine.tokenize(template.render(templateMessages(body.messages)), {
+      addSpecial: true,
+      parseSpecial: true,
+    });
+    const lengthParam = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+    const request: GenerateRequest = {
+      prompt,
+      maxTokens: maxTokensFor(
+        body.max_completion_tokens ?? body.max_tokens,
+        prompt.length,
+        engine.stats().contextPerSlot,
+        lengthParam,
+      ),
+      sampling: samplingFrom(body, engine.info.vocabSize),
+      stop: stopsFrom(body.stop),
+      logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
+    };
+    const head = { id: requestId('chatcmpl-'), created: nowSeconds(), model: engine.info.id };
+
+    if (!body.stream) {
+      const generation = engine.submit({ ...request, signal: c.req.raw.signal });
+      const result = await collect(generation);
+      return c.json({
+        ...head,
+        object: 'chat.completion',
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: result.text, refusal: null },
+            logprobs: body.logprobs ? chatLogprobs(result.tokens) : null,
+            finish_reason: result.finishReason,
+          },
+        ],
+        usage: usageOf(result.usage),
+      });
+    }
+
+    const generation = engine.submit(request);
+    const includeUsage = body.stream_options?.include_usage === true;
+    return sseResponse(chatChunks(generation, head, includeUsage, body.logprobs === true), () => generation.cancel());
+  });
+}
+
+async function* chatChunks(
+  generation: Generation,
+  head: { id: string; created: number; model: string },
+  includeUsage: boolean,
+  logprobs: boolean,
+) {
+  // with include_usage, every chunk but the last carries `usage: null`, as OpenAI sends it
+  const usageField = includeUsage ? { usage: null } : {};
+  const chunk = (delta: object, finish: string | null, lp: object | null = null) => ({
+    ...head,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta, logprobs: lp, finish_reason: finish }],
+    ...usageField,
+  });
+
+  yield chunk({ role: 'assistant', content: '' }, null);
+  for await (const event of generation) {
+    if (event.type === 'token') {
+      if (event.text === '' && !(logprobs && event.logprob)) continue;
+      yield chunk({ content: event.text }, null, logprobs ? chatLogprobs([event]) : null);
+      continue;
+    }
+    if (event.text) yield chunk({ content: event.text }, null);
+    yield chunk({}, finishReason(event));
+    if (includeUsage) yield { ...head, object: 'chat.completion.chunk', choices: [], usage: usageOf(event.usage) };
+    return;
+  }
+}
+
+/** OpenAI messages → what templates expect: string content, `developer` read as `system`. */
+function templateMessages(messages: ChatMessage[]): TemplateMessage[] {
+  return messages.map((m, i) => {
+    if (m.role === 'tool' || m.role === 'function') {
+      throw invalidRequest(
+        `Unsupported value for 'messages[${i}].role': tool calling is not supported.`,
+        `messages[${i}].role`,
+        'unsupported_parameter',
+      );
+    }
+    if (m.tool_calls && m.tool_calls.length > 0) {
+      throw invalidRequest(
+        `Unsupported value for 'messages[${i}].tool_calls': tool calling is not supported.`,
+        `messages[${i}].tool_calls`,
+        'unsupported_parameter',
+      );
+    }
+    const role = m.role === 'developer' ? 'system' : m.role;
+    return { role, content: contentText(m, i) };
+  });
+}
+
+function contentText(m: ChatMessage, i: number): string {
+  if (typeof m.content === 'string') return m.content;
+  if (m.content == null) {
+    throw invalidRequest(`Missing required parameter: 'messages[${i}].content'.`, `messages[${i}].content`,
+      'missing_required_parameter');
+  }
+  // text parts joined with newlines, as llama.cpp does for templates that take plain strings
+  return m.content
+    .map((part, j) => {
+      const param = `messages[${i}].content[${j}]`;
+      if (part.type === 'text') {
+        if (typeof part.text !== 'string') {
+          throw invalidRequest(`Invalid value for '${param}.text': expected string.`, `${param}.text`, 'invalid_value');
+        }
+        return part.text;
+      }
+      if (part.type === 'image_url' || part.type === 'input_audio' || part.type === 'file') {
+        throw invalidRequest(
+          `Unsupported content part '${part.type}' in '${param}': this model takes text only.`,
+          param,
+          'unsupported_content',
+        );
+      }
+      throw invalidRequest(`Invalid content part type '${part.type}' in '${param}'.`, param, 'invalid_value');
+    })
+    .join('\n');
+}

@@ -1,0 +1,148 @@
+/* OP_KV_STORE and OP_ATTENTION: llama.cpp's non-flash attention on the CPU (build_attn_mha + soft_max_ext), with
+ * the f16 roundings its F16 mul_mats imply (q before K·q, the probabilities before V·p) and ggml_vec_dot_f16's
+ * AVX2 summation (4 accumulators x 8 lanes over 32-element steps, reduced ((s0+s2)+(s1+s3)), lanes m and m+4 added,
+ * then (t0+t1)+(t2+t3); leftovers in double). f16 x f16 products are exact in f32, so that order alone fixes the
+ * result. V·p runs that same order over the cells: cell c feeds slot c % 32 of a 32 x head_dim_v accumulator.
+ * Masked cells are skipped: their p is exactly 0 and adding a zero product never changes a sum that starts at +0. */
+#include "mathf.h"
+
+/* ---- kv_store ---- */
+
+void kv_store(const struct args_kv_store *a, uint32_t ith, uint32_t nth, int ref) {
+    uint32_t t0, t1, w = a->width;
+    split_range(a->n_tokens, ith, nth, &t0, &t1);
+    const int32_t *cells = (const int32_t *)(uintptr_t)a->cells;
+    for (uint32_t t = t0; t < t1; t++) {
+        if (cells[t] < 0) continue;
+        const float *src = (const float *)(uintptr_t)a->src + (size_t)t * a->src_stride;
+        uint16_t *dst = (uint16_t *)(uintptr_t)a->dst + (size_t)cells[t] * w;
+        uint32_t i = 0;
+        if (!ref)
+            for (; i + 8 <= w; i += 8)
+                st(dst + i, wasm_u16x8_narrow_i32x4(f32x4_to_fp16x4(ld(src + i)), f32x4_to_fp16x4(ld(src + i + 4))));
+        for (; i < w; i++) dst[i] = f32_to_fp16(src[i]);
+    }
+}
+
+/* ---- attention ---- */
+
+EXPORT(hearth_attention_scratch_bytes)
+uint32_t hearth_attention_scratch_bytes(uint32_t n_cells, uint32_t head_dim_k, uint32_t head_dim_v) {
+    return 4 * (round4(n_cells) + round4(head_dim_k) + 32 * round4(head_dim_v));
+}
+
+/* ggml_vec_dot_f16 of an f16 row and f32 values already rounded to f16. */
+INLINE float dot_f16_ref(const uint16_t *k, const float *q, uint32_t n) {
+    uint32_t np = n & ~31u;
+    float lane[32] = { 0 };
+    for (uint32_t i = 0; i < np; i += 32)
+        for (uint32_t e = 0; e < 32; e++) lane[e] = lane[e] + fp16_to_f32(k[i + e]) * q[i + e];
+    float t[4];
+    for (int m = 0; m < 4; m++)
+        t[m] = ((lane[m] + lane[16 + m]) + (lane[8 + m] + lane[24 + m])) + ((lane[4 + m] + lane[20 + m]) + (lane[12 + m] + lane[28 + m]));
+    double sum = (double)((t[0] + t[1]) + (t[2] + t[3]));
+    for (uint32_t i = np; i < n; i++) sum += (double)(fp16_to_f32(k[i]) * q[i]);
+    return (float)sum;
+}
+
+INLINE float dot_f16(const uint16_t *k, const float *q, uint32_t n) {
+    uint32_t np = n & ~31u;
+    v128 acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0.0f);
+    for (uint32_t i = 0; i < np; i += 32) {
+        for (int h = 0; h < 4; h++) {
+            v128 lo, hi;
+            fp16x8_to_f32x4x2(ld(k + i + 8 * h), &lo, &hi);
+            acc[2 * h] = wasm_f32x4_add(acc[2 * h], wasm_f32x4_mul(lo, ld(q + i + 8 * h)));
+            acc[2 * h + 1] = wasm_f32x4_add(acc[2 * h + 1], wasm_f32x4_mul(hi, ld(q + i + 8 * h + 4)));
+        }
+    }
+    v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[4]), wasm_f32x4_add(acc[2], acc[6]));
+    v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[1], acc[5]), wasm_f32x4_add(acc[3], acc[7]));
+    v128 t = wasm_f32x4_add(lo, hi);
+    double sum = (double)((wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1)) +
+                          (wasm_f32x4_extract_lane(t, 2) + wasm_f32x4_extract_lane(t, 3)));
+    for (uint32_t i = np; i < n; i++) sum += (double)(fp16_to_f32(k[i]) * q[i]);
+    return (float)sum;
+}
+
+static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float *scratch, int ref) {
+    uint32_t n = a->n_cells, dk = a->head_dim_k, dv = a->head_dim_v;
+    uint32_t g = h / (a->n_head / a->n_head_kv);
+    float *p = scratch, *qf = scratch + round4(n), *slots = qf + round4(dk);
+    const float *q = (const float *)(uintptr_t)a->q + (size_t)t * a->q_stride + (size_t)h * dk;
+    float *out = (float *)(uintptr_t)a->out + (size_t)t * a->out_stride + (size_t)h * dv;
+    const uint16_t *kc = (const uint16_t *)(uintptr_t)a->k_cache, *vc = (const uint16_t *)(uintptr_t)a->v_cache;
+    const int32_t *cell_pos = (const int32_t *)(uintptr_t)a->cell_pos;
+    int32_t qp = ((const int32_t *)(uintptr_t)a->q_pos)[t];
+    int causal = !(a->flags & HEARTH_ATTN_NONCAUSAL);
+
+    uint32_t i = 0;
+    if (!ref) for (; i + 4 <= dk; i += 4) st(qf + i, f32x4_round_fp16(ld(q + i)));
+    for (; i < dk; i++) qf[i] = round_fp16(q[i]);
+
+    /* scores: K·q, softcap (scale by the reciprocal, tanh, scale back), times scale; masked cells -inf */
+    int any = 0;
+    for (uint32_t c = 0; c < n; c++) {
+        int32_t cp = cell_pos[c];
+        if (cp < 0 || (causal && cp > qp) || (a->window > 0 && (int64_t)qp - cp >= a->window)) {
+            p[c] = -__builtin_inff();
+            continue;
+        }
+        const uint16_t *krow = kc + ((size_t)c * a->n_head_kv + g) * dk;
+        float s = ref ? dot_f16_ref(krow, qf, dk) : dot_f16(krow, qf, dk);
+        if (a->softcap > 0.0f) s = tanhf_acc(s * (1.0f / a->softcap)) * a->softcap;
+        p[c] = s * a->scale;
+        any = 1;
+    }
+    if (!any) { /* nothing visible (ggml would produce NaN): a zero output */
+        for (uint32_t d = 0; d < dv; d++) out[d] = 0.0f;
+        return;
+    }
+    softmax_row(p, n, ref);
+
+    /* probabilities rounded to f16, then V·p over cells in ggml_vec_dot_f16 order */
+    uint32_t np = n & ~31u;
+    for (uint32_t s = 0; s < 32 * dv; s++) slots[s] = 0.0f;
+    for (uint32_t c = 0; c < n; c++) p[c] = round_fp16(p[c]);
+    for (uint32_t c = 0; c < np; c++) {
+        float pc = p[c];
+        if (pc == 0.0f) continue;
+        const uint16_t *vrow = vc + ((size_t)c * a->n_head_kv + g) * dv;
+        float *slot = slots + (c % 32) * dv;
+        uint32_t d = 0;
+        if (!ref) {
+            v128 vp = wasm_f32x4_splat(pc);
+            for (; d + 8 <= dv; d += 8) {
+                v128 lo, hi;
+                fp16x8_to_f32x4x2(ld(vrow + d), &lo, &hi);
+                st(slot + d, wasm_f32x4_add(ld(slot + d), wasm_f32x4_mul(vp, lo)));
+                st(slot + d + 4, wasm_f32x4_add(ld(slot + d + 4), wasm_f32x4_mul(vp, hi)));
+            }
+        }
+        for (; d < dv; d++) slot[d] = slot[d] + pc * fp16_to_f32(vrow[d]);
+    }
+    for (uint32_t d = 0; d < dv; d++) {
+        float t4[4];
+        for (int m = 0; m < 4; m++) {
+#define S(l) slots[(l) * dv + d]
+            t4[m] = ((S(m) + S(16 + m)) + (S(8 + m) + S(24 + m))) + ((S(4 + m) + S(20 + m)) + (S(12 + m) + S(28 + m)));
+#undef S
+        }
+        double sum = (double)((t4[0] + t4[1]) + (t4[2] + t4[3]));
+        for (uint32_t c = np; c < n; c++) {
+            if (p[c] == 0.0f) continue;
+            sum += (double)(p[c] * fp16_to_f32(vc[((size_t)c * a->n_head_kv + g) * dv + d]));
+        }
+        out[d] = (float)sum;
+    }
+}
+
+void attention(const struct args_attention *a, uint32_t ith, uint32_t nth, int ref) {
+    if (a->n_head == 0 || a->n_head_kv == 0 || a->n_head % a->n_head_kv || a->n_cells == 0) return;
+    uint32_t u0, u1;
+    split_range(a->n_tokens * a->n_head, ith, nth, &u0, &u1);
+    float *scratch = (float *)((uint8_t *)(uintptr_t)a->scratch +
+                               (size_t)ith * hearth_attention_scratch_bytes(a->n_cells, a->head_dim_k, a->head_dim_v));
+    for (uint32_t u = u0; u < u1; u++) attend(a, u / a->n_head, u % a->n_head, scratch, ref);
+}

@@ -1,0 +1,287 @@
+/* Shared by every kernel file: SIMD helpers, number format conversions, the type table, kernel prototypes. */
+#ifndef HEARTH_INTERNAL_H
+#define HEARTH_INTERNAL_H
+
+#include "../hearth.h"
+#include <wasm_simd128.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* The relaxed build stores activations as int8 (the relaxed dot's signed first operand); the baseline build stores
+ * them widened to int16 so i32x4.dot_i16x8_s can take them directly. */
+#ifdef __wasm_relaxed_simd__
+#define RELAXED 1
+typedef int8_t act_t;
+#else
+#define RELAXED 0
+typedef int16_t act_t;
+#endif
+
+/* ---- bits and loads ---- */
+
+INLINE float f32_bits(uint32_t u) { float f; __builtin_memcpy(&f, &u, 4); return f; }
+INLINE uint32_t bits_f32(float f) { uint32_t u; __builtin_memcpy(&u, &f, 4); return u; }
+INLINE double f64_bits(uint64_t u) { double f; __builtin_memcpy(&f, &u, 8); return f; }
+INLINE uint64_t bits_f64(double f) { uint64_t u; __builtin_memcpy(&u, &f, 8); return u; }
+INLINE uint16_t ld16(const uint8_t *p) { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
+INLINE uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* Range [*lo, *hi) of n items for thread ith of nth (64-bit product: n*ith may pass 2^32). */
+INLINE void split_range(uint32_t n, uint32_t ith, uint32_t nth, uint32_t *lo, uint32_t *hi) {
+    if (nth == 0) nth = 1;
+    *lo = (uint32_t)(((uint64_t)n * ith) / nth);
+    *hi = (uint32_t)(((uint64_t)n * (ith + 1)) / nth);
+}
+
+/* ---- f16 / bf16 (spec gguf.md §2) ---- */
+
+/* Exact: the exponent/mantissa bits moved into f32 position and scaled by 2^112 (which also normalises f16
+ * subnormals); exponent 31 (inf/NaN) keeps its mantissa under an all-ones f32 exponent. */
+INLINE float fp16_to_f32(uint16_t h) {
+    uint32_t em = h & 0x7fffu;
+    uint32_t u = bits_f32(f32_bits(em << 13) * 0x1p112f);
+    if (em >= 0x7c00u) u = (em << 13) | 0x7f800000u;
+    return f32_bits(u | ((uint32_t)(h & 0x8000u) << 16));
+}
+
+/* Round to nearest even, as F16C's vcvtps2ph (which ggml uses on x86): overflow -> inf, NaN -> quiet NaN keeping
+ * the top payload bits, tiny values -> correctly rounded subnormals (adding 0.5f aligns them to 2^-24). */
+INLINE uint16_t f32_to_fp16(float f) {
+    uint32_t u = bits_f32(f);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    uint32_t a = u & 0x7fffffffu;
+    uint32_t o;
+    if (a >= 0x47800000u) {
+        o = a > 0x7f800000u ? (0x7e00u | ((a >> 13) & 0x3ffu)) : 0x7c00u;
+    } else if (a < 0x38800000u) {
+        o = bits_f32(f32_bits(a) + 0.5f) - 0x3f000000u;
+    } else {
+        o = (a + 0xc8000fffu + ((a >> 13) & 1u)) >> 13;
+    }
+    return (uint16_t)(o | sign);
+}
+
+INLINE float round_fp16(float f) { return fp16_to_f32(f32_to_fp16(f)); }
+
+/* ggml_compute_fp32_to_bf16: round to nearest even, NaN forced quiet. */
+INLINE uint16_t f32_to_bf16(float f) {
+    uint32_t u = bits_f32(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64u);
+    return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+}
+INLINE float bf16_to_f32(uint16_t b) { return f32_bits((uint32_t)b << 16); }
+
+/* ---- SIMD helpers ---- */
+
+typedef v128_t v128;
+
+INLINE v128 ld(const void *p) { return wasm_v128_load(p); }
+INLINE void st(void *p, v128 v) { wasm_v128_store(p, v); }
+
+/* [sum(a), sum(b), sum(c), sum(d)] of four i32x4 (exact, so the pairing order is free). */
+INLINE v128 i32x4_sum4(v128 a, v128 b, v128 c, v128 d) {
+    v128 ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+    v128 cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+/* The matmul lane reduction of every quantized type: (l0 + l2) + (l1 + l3). */
+INLINE float f32x4_lanes_sum(v128 v) {
+    v128 t = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 2, 3));
+    return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1);
+}
+
+/* Four f16 values (in the low 16 bits of each i32 lane) to f32, exactly as fp16_to_f32. */
+INLINE v128 fp16x4_to_f32x4(v128 h) {
+    v128 em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+    v128 f = wasm_f32x4_mul(wasm_i32x4_shl(em, 13), wasm_f32x4_splat(0x1p112f));
+    v128 special = wasm_i32x4_ge(em, wasm_i32x4_splat(0x7c00));
+    f = wasm_v128_or(f, wasm_v128_and(special, wasm_i32x4_splat(0x7f800000)));
+    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+
+/* Eight f16 values to two f32x4. The half is moved to the top of an i32 lane (sign in place), shifted right
+ * arithmetically by 3 so exponent+mantissa land at f32 bit 13, the three sign copies cleared, and scaled by 2^112.
+ * Lanes with exponent 31 (inf/NaN) need the all-ones f32 exponent or'ed in; that test is per 8 values. */
+INLINE void fp16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
+    const v128 z = wasm_i32x4_splat(0);
+    v128 a = wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11);
+    v128 b = wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15);
+    const v128 keep = wasm_i32x4_splat((int32_t)0x8fffe000u);
+    v128 fa = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(a, 3), keep), wasm_f32x4_splat(0x1p112f));
+    v128 fb = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(b, 3), keep), wasm_f32x4_splat(0x1p112f));
+    v128 e = wasm_v128_and(h, wasm_i16x8_splat(0x7c00));
+    if (__builtin_expect(wasm_v128_any_true(wasm_i16x8_eq(e, wasm_i16x8_splat(0x7c00))), 0)) {
+        const v128 ones = wasm_i32x4_splat(0x7c000000);
+        const v128 inf = wasm_i32x4_splat(0x7f800000);
+        fa = wasm_v128_or(fa, wasm_v128_and(wasm_i32x4_eq(wasm_v128_and(a, ones), ones), inf));
+        fb = wasm_v128_or(fb, wasm_v128_and(wasm_i32x4_eq(wasm_v128_and(b, ones), ones), inf));
+    }
+    *lo = fa;
+    *hi = fb;
+}
+
+INLINE void bf16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
+    const v128 z = wasm_i32x4_splat(0);
+    *lo = wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11);
+    *hi = wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/* f32x4 -> four f16 bit patterns in the low 16 bits of each i32 lane, exactly as f32_to_fp16. */
+INLINE v128 f32x4_to_fp16x4(v128 f) {
+    v128 sign = wasm_v128_and(wasm_u32x4_shr(f, 16), wasm_i32x4_splat(0x8000));
+    v128 a = wasm_v128_and(f, wasm_i32x4_splat(0x7fffffff));
+    v128 odd = wasm_v128_and(wasm_u32x4_shr(a, 13), wasm_i32x4_splat(1));
+    v128 normal = wasm_u32x4_shr(wasm_i32x4_add(wasm_i32x4_add(a, wasm_i32x4_splat((int32_t)0xc8000fffu)), odd), 13);
+    v128 sub = wasm_i32x4_sub(wasm_f32x4_add(a, wasm_f32x4_splat(0.5f)), wasm_i32x4_splat(0x3f000000));
+    v128 nan = wasm_v128_or(wasm_i32x4_splat(0x7e00), wasm_v128_and(wasm_u32x4_shr(a, 13), wasm_i32x4_splat(0x3ff)));
+    v128 big = wasm_v128_bitselect(nan, wasm_i32x4_splat(0x7c00), wasm_i32x4_gt(a, wasm_i32x4_splat(0x7f800000)));
+    v128 o = wasm_v128_bitselect(sub, normal, wasm_i32x4_lt(a, wasm_i32x4_splat(0x38800000)));
+    o = wasm_v128_bitselect(big, o, wasm_i32x4_ge(a, wasm_i32x4_splat(0x47800000)));
+    return wasm_v128_or(o, sign);
+}
+
+INLINE v128 f32x4_round_fp16(v128 f) { return fp16x4_to_f32x4(f32x4_to_fp16x4(f)); }
+
+/* ---- the type table (traits.c) ---- */
+
+enum act_format { ACT_NONE, ACT_F32, ACT_F16, ACT_BF16, ACT_Q8_0, ACT_Q8_1, ACT_Q8_K };
+
+typedef void (*matmul_fn)(const struct args_matmul *a, uint32_t row0, uint32_t row1);
+typedef void (*dequant_row_fn)(const uint8_t *row, float *out, uint32_t k);
+typedef void (*quantize_fn)(const float *x, uint8_t *xq, uint32_t k);
+
+struct weight_traits {
+    uint32_t block_size, block_bytes;
+    enum act_format act;
+    matmul_fn matmul, matmul_ref;
+    dequant_row_fn dequant, dequant_ref;
+};
+
+const struct weight_traits *weight_traits_of(uint32_t wtype);
+uint32_t act_row_bytes(enum act_format act, uint32_t k);
+quantize_fn act_quantizer(enum act_format act, int ref);
+
+/* Activation layouts (one column; offsets from the column start, all 16-byte aligned):
+ *   ACT_F32/F16/BF16: float[k] (F16/BF16: the rounded values, kept as f32 so weight rows convert once).
+ *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants).
+ *   ACT_Q8_1: act_t qs[k]; float d[nb4]; float s[nb4] (f16(d * sum q)).
+ *   ACT_Q8_K: act_t qs[k]; float d[ns4]; int16 bsum16[k/16]; int16 bsum32[k/32].
+ * nb4 / ns4: the block / super-block count rounded up to 4, the padding zero (the kernels read scales 4 at a time). */
+INLINE uint32_t round4(uint32_t n) { return (n + 3u) & ~3u; }
+
+struct act_q8 { const act_t *qs; const float *d; const int32_t *bsum; const float *s; };
+struct act_q8k { const act_t *qs; const float *d; const int16_t *bsum16; const int16_t *bsum32; };
+
+INLINE struct act_q8 act_q8_view(const uint8_t *col, uint32_t k) {
+    uint32_t nb4 = round4(k / 32);
+    struct act_q8 v;
+    v.qs = (const act_t *)col;
+    v.d = (const float *)(col + k * sizeof(act_t));
+    v.bsum = (const int32_t *)(col + k * sizeof(act_t) + nb4 * 4);
+    v.s = (const float *)v.bsum;
+    return v;
+}
+
+INLINE struct act_q8k act_q8k_view(const uint8_t *col, uint32_t k) {
+    uint32_t ns4 = round4(k / 256);
+    struct act_q8k v;
+    v.qs = (const act_t *)col;
+    v.d = (const float *)(col + k * sizeof(act_t));
+    v.bsum16 = (const int16_t *)(col + k * sizeof(act_t) + ns4 * 4);
+    v.bsum32 = v.bsum16 + k / 16;
+    return v;
+}
+
+/* ---- kernels (one file per family) ---- */
+
+/* matmul_float.c, matmul_q.c, matmul_k.c */
+void matmul_f32(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_f32_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_f16(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_f16_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_bf16(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_bf16_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q8_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_0(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_1(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_1_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_k(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_k_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q5_k(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q5_k_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q6_k(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q6_k_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+
+/* quantize.c */
+void quantize_f32(const float *x, uint8_t *xq, uint32_t k);
+void quantize_f16(const float *x, uint8_t *xq, uint32_t k);
+void quantize_f16_ref(const float *x, uint8_t *xq, uint32_t k);
+void quantize_bf16(const float *x, uint8_t *xq, uint32_t k);
+void quantize_bf16_ref(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_0(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_0_ref(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_1(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_1_ref(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_k(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_k_ref(const float *x, uint8_t *xq, uint32_t k);
+
+/* dequant.c */
+void dequant_f32(const uint8_t *row, float *out, uint32_t k);
+void dequant_f16(const uint8_t *row, float *out, uint32_t k);
+void dequant_f16_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_bf16(const uint8_t *row, float *out, uint32_t k);
+void dequant_bf16_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q8_0(const uint8_t *row, float *out, uint32_t k);
+void dequant_q8_0_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_0(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_0_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_1(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_1_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_k(const uint8_t *row, float *out, uint32_t k);
+void dequant_q4_k_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q5_k(const uint8_t *row, float *out, uint32_t k);
+void dequant_q5_k_ref(const uint8_t *row, float *out, uint32_t k);
+void dequant_q6_k(const uint8_t *row, float *out, uint32_t k);
+void dequant_q6_k_ref(const uint8_t *row, float *out, uint32_t k);
+
+/* K-quant 6-bit scale/min unpacking (get_scale_min_k4, spec gguf.md §3.5), shared by dequant and matmul twins. */
+INLINE void kquant_scale_min(const uint8_t *scales, int s, uint8_t *sc, uint8_t *m) {
+    if (s < 4) {
+        *sc = scales[s] & 63;
+        *m = scales[s + 4] & 63;
+    } else {
+        *sc = (scales[s + 4] & 0x0f) | ((scales[s - 4] >> 6) << 4);
+        *m = (scales[s + 4] >> 4) | ((scales[s] >> 6) << 4);
+    }
+}
+
+/* All 8 scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K super-block from its 12 scale bytes at p
+ * (16 bytes are read; the 4 after the scales are ignored). */
+INLINE v128 kquant_scales_mins(const uint8_t *p) {
+    v128 v = ld(p);
+    /* lanes: sc0..3 <- b0..3 & 63, sc4..7 <- b8..11 & 15, m0..3 <- b4..7 & 63, m4..7 <- b8..11 >> 4 */
+    v128 x1 = wasm_i8x16_swizzle(v, wasm_i8x16_make(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    v128 lowpart = wasm_v128_and(x1, wasm_i8x16_make(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    v128 highnib = wasm_v128_and(wasm_u16x8_shr(x1, 4), wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    /* top two bits: sc4..7 <- (b0..3 >> 6) << 4, m4..7 <- (b4..7 >> 6) << 4 */
+    v128 x2 = wasm_i8x16_swizzle(v, wasm_i8x16_make(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    v128 top = wasm_v128_and(wasm_u16x8_shr(x2, 2), wasm_i8x16_splat(0x30));
+    return wasm_v128_or(wasm_v128_or(lowpart, highnib), top);
+}
+
+/* norm.c, rope.c, attention.c, elementwise.c */
+void rms_norm(const struct args_rms_norm *a, uint32_t ith, uint32_t nth, int ref);
+void rope(const struct args_rope *a, uint32_t ith, uint32_t nth, int ref);
+void kv_store(const struct args_kv_store *a, uint32_t ith, uint32_t nth, int ref);
+void attention(const struct args_attention *a, uint32_t ith, uint32_t nth, int ref);
+void elementwise(uint32_t op, const struct args_elementwise *a, uint32_t ith, uint32_t nth, int ref);
+void softmax_rows(const struct args_softmax *a, uint32_t ith, uint32_t nth, int ref);
+
+/* Shared by elementwise.c and attention.c: ggml_soft_max_f32 on one row after the max is known. */
+void softmax_row(float *x, uint32_t n, int ref);
+
+#endif

@@ -1,0 +1,112 @@
+/* OP_MATMUL for F32 / F16 / BF16 weights: ggml_vec_dot_{f32,f16,bf16} of llama.cpp's AVX2 build, lane for lane.
+ * A 32-element step feeds 4 accumulators of 8 lanes (element e -> accumulator e/8, lane e%8; here 8 f32x4, acc[q]
+ * holding elements 4q..4q+3); they reduce as a[l] = (s0[l] + s2[l]) + (s1[l] + s3[l]), t[m] = a[m] + a[m+4], then
+ * F32/F16: (t0 + t1) + (t2 + t3), BF16: (t0 + t2) + (t1 + t3). Leftovers (k % 32) are added one by one: in float for
+ * F32, in double for F16/BF16. F16 x F16 and BF16 x BF16 products are exact in f32, so the AVX2 FMAs round exactly as
+ * our mul + add; F32 products are rounded here where AVX2 fuses them (last-bit differences). The activation column
+ * holds f32 values (for F16/BF16 already rounded to that format by OP_QUANTIZE_ACT). */
+#include "internal.h"
+
+enum float_kind { KIND_F32, KIND_F16, KIND_BF16 };
+#define TILE 8
+
+INLINE float weight_at(enum float_kind kind, const uint8_t *row, uint32_t i) {
+    if (kind == KIND_F32) return ((const float *)row)[i];
+    uint16_t h = ((const uint16_t *)row)[i];
+    return kind == KIND_F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+}
+
+INLINE float reduce_lanes(enum float_kind kind, const float a[8]) {
+    float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+    return kind == KIND_BF16 ? (t0 + t2) + (t1 + t3) : (t0 + t1) + (t2 + t3);
+}
+
+INLINE float finish_leftovers(enum float_kind kind, float total, const uint8_t *row, const float *x, uint32_t np, uint32_t k) {
+    if (kind == KIND_F32) {
+        for (uint32_t i = np; i < k; i++) total += weight_at(kind, row, i) * x[i];
+        return total;
+    }
+    double sum = (double)total;
+    for (uint32_t i = np; i < k; i++) sum += (double)(weight_at(kind, row, i) * x[i]);
+    return (float)sum;
+}
+
+/* ---- scalar twin ---- */
+
+INLINE void float_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum float_kind kind) {
+    uint32_t k = a->k, np = k & ~31u, esz = kind == KIND_F32 ? 4 : 2, col = (k * 4 + 15) & ~15u;
+    for (uint32_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz;
+        for (uint32_t j = 0; j < a->n_cols; j++) {
+            const float *x = (const float *)((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col);
+            float lane[32] = { 0 };
+            for (uint32_t i = 0; i < np; i += 32)
+                for (uint32_t e = 0; e < 32; e++) lane[e] = lane[e] + weight_at(kind, row, i + e) * x[i + e];
+            float s[8];
+            for (int l = 0; l < 8; l++) s[l] = (lane[l] + lane[16 + l]) + (lane[8 + l] + lane[24 + l]);
+            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = finish_leftovers(kind, reduce_lanes(kind, s), row, x, np, k);
+        }
+    }
+}
+
+/* ---- SIMD ---- */
+
+INLINE void load_chunk(enum float_kind kind, const uint8_t *row, uint32_t i, v128 w[8]) {
+    if (kind == KIND_F32) {
+        for (int q = 0; q < 8; q++) w[q] = ld((const float *)row + i + 4 * q);
+        return;
+    }
+    for (int h = 0; h < 4; h++) {
+        v128 v = ld((const uint16_t *)row + i + 8 * h);
+        if (kind == KIND_F16) fp16x8_to_f32x4x2(v, &w[2 * h], &w[2 * h + 1]);
+        else bf16x8_to_f32x4x2(v, &w[2 * h], &w[2 * h + 1]);
+    }
+}
+
+/* One weight row against jn (<= TILE) columns: each 32-element chunk is loaded and converted once. */
+INLINE void float_tile(enum float_kind kind, const uint8_t *row, uint32_t k, const uint8_t *x0, uint32_t col,
+                       uint32_t jn, float *y, uint32_t y_stride) {
+    uint32_t np = k & ~31u;
+    v128 acc[TILE][8];
+    for (uint32_t j = 0; j < jn; j++)
+        for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_splat(0.0f);
+    for (uint32_t i = 0; i < np; i += 32) {
+        v128 w[8];
+        load_chunk(kind, row, i, w);
+        for (uint32_t j = 0; j < jn; j++) {
+            const float *x = (const float *)(x0 + (size_t)j * col) + i;
+            for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_add(acc[j][q], wasm_f32x4_mul(w[q], ld(x + 4 * q)));
+        }
+    }
+    for (uint32_t j = 0; j < jn; j++) {
+        v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[j][0], acc[j][4]), wasm_f32x4_add(acc[j][2], acc[j][6]));
+        v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[j][1], acc[j][5]), wasm_f32x4_add(acc[j][3], acc[j][7]));
+        float s[8];
+        st(s, lo);
+        st(s + 4, hi);
+        y[(size_t)j * y_stride] = finish_leftovers(kind, reduce_lanes(kind, s), row, (const float *)(x0 + (size_t)j * col), np, k);
+    }
+}
+
+INLINE void float_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum float_kind kind) {
+    uint32_t k = a->k, esz = kind == KIND_F32 ? 4 : 2, col = (k * 4 + 15) & ~15u;
+    const uint8_t *x = (const uint8_t *)(uintptr_t)a->xq;
+    float *y = (float *)(uintptr_t)a->y;
+    for (uint32_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz;
+        for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
+            uint32_t jn = min_u32(TILE, a->n_cols - j0);
+            const uint8_t *xj = x + (size_t)j0 * col;
+            float *yj = y + (size_t)j0 * a->y_stride + r;
+            if (jn == 1) float_tile(kind, row, k, xj, col, 1, yj, a->y_stride);
+            else float_tile(kind, row, k, xj, col, jn, yj, a->y_stride);
+        }
+    }
+}
+
+void matmul_f32(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows(a, r0, r1, KIND_F32); }
+void matmul_f32_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows_ref(a, r0, r1, KIND_F32); }
+void matmul_f16(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows(a, r0, r1, KIND_F16); }
+void matmul_f16_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows_ref(a, r0, r1, KIND_F16); }
+void matmul_bf16(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows(a, r0, r1, KIND_BF16); }
+void matmul_bf16_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { float_rows_ref(a, r0, r1, KIND_BF16); }

@@ -1,0 +1,214 @@
+/* OP_MATMUL for the 32-element block types Q8_0, Q4_0 (against Q8_0 activations) and Q4_1 (against Q8_1).
+ *
+ * Per block b the integer dot is exact; its float term is llama.cpp's (ggml-cpu/quants.c):
+ *   Q8_0: (float)sumi * (d_w * d_x)        Q4_0: (float)sumi * (d_w * d_x), sumi = sum (n - 8) * a
+ *   Q4_1: (d_w * d_x) * (float)sumi + m_w * s_x
+ * and the terms are summed in 4 float lanes by b mod 4 (a row's blocks padded to a multiple of 4 with zero terms),
+ * finally (l0 + l2) + (l1 + l3). The SIMD kernels reach the same integers differently: the 4-bit types use the
+ * unsigned nibbles and subtract 8 * (block sum of the activation) afterwards, because the relaxed dot is exact only
+ * with a second operand in 0..127 (research/runtimes.md Q1); Q8_0 in the relaxed build splits each weight into
+ * its low 7 bits and its sign (w = (w & 127) - 128 * [w < 0]) for the same reason.
+ * A row is streamed once for all columns: blocks are unpacked once per group of 4 and dotted with up to TILE
+ * columns; a single column takes a direct path that keeps everything in registers. */
+#include "internal.h"
+
+#define TILE 8
+
+enum q32_type { T_Q8_0, T_Q4_0, T_Q4_1 };
+
+INLINE uint32_t q32_block_bytes(enum q32_type t) { return t == T_Q8_0 ? 34 : t == T_Q4_0 ? 18 : 20; }
+
+/* ---- scalar twin ---- */
+
+INLINE int32_t q32_isum_ref(enum q32_type t, const uint8_t *blk, const act_t *x) {
+    int32_t sum = 0;
+    if (t == T_Q8_0) {
+        const int8_t *q = (const int8_t *)(blk + 2);
+        for (int j = 0; j < 32; j++) sum += q[j] * x[j];
+    } else {
+        const uint8_t *q = blk + (t == T_Q4_0 ? 2 : 4);
+        int off = t == T_Q4_0 ? 8 : 0;
+        for (int j = 0; j < 16; j++) sum += ((q[j] & 15) - off) * x[j] + ((q[j] >> 4) - off) * x[j + 16];
+    }
+    return sum;
+}
+
+INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
+    uint32_t k = a->k, nb = k / 32, nb4 = round4(nb), bb = q32_block_bytes(t);
+    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
+    for (uint32_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb;
+        for (uint32_t j = 0; j < a->n_cols; j++) {
+            struct act_q8 x = act_q8_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
+            float lane[4] = { 0, 0, 0, 0 };
+            for (uint32_t b = 0; b < nb4; b++) {
+                const uint8_t *blk = row + (size_t)b * bb;
+                int32_t sumi = b < nb ? q32_isum_ref(t, blk, x.qs + 32 * b) : 0;
+                float dw = b < nb ? fp16_to_f32(ld16(blk)) : 0.0f;
+                float dxy = dw * x.d[b];
+                float term;
+                if (t == T_Q4_1) {
+                    float mw = b < nb ? fp16_to_f32(ld16(blk + 2)) : 0.0f;
+                    term = dxy * (float)sumi + mw * x.s[b];
+                } else {
+                    term = (float)sumi * dxy;
+                }
+                lane[b % 4] = lane[b % 4] + term;
+            }
+            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+        }
+    }
+}
+
+/* ---- SIMD ---- */
+
+/* Unpacked block: the baseline build widens to int16 (4 vectors), the relaxed build keeps bytes (2 vectors for the
+ * nibble types, 4 for Q8_0: low 7 bits and sign bits of each half). */
+#define NV 4
+
+INLINE void q32_unpack(enum q32_type t, const uint8_t *blk, v128 w[NV]) {
+    if (t == T_Q8_0) {
+        v128 v0 = ld(blk + 2), v1 = ld(blk + 18);
+#if RELAXED
+        const v128 low7 = wasm_i8x16_splat(0x7f), one = wasm_i8x16_splat(1);
+        w[0] = wasm_v128_and(v0, low7);
+        w[1] = wasm_v128_and(v1, low7);
+        w[2] = wasm_v128_and(wasm_i8x16_lt(v0, wasm_i8x16_splat(0)), one);
+        w[3] = wasm_v128_and(wasm_i8x16_lt(v1, wasm_i8x16_splat(0)), one);
+#else
+        w[0] = wasm_i16x8_extend_low_i8x16(v0);
+        w[1] = wasm_i16x8_extend_high_i8x16(v0);
+        w[2] = wasm_i16x8_extend_low_i8x16(v1);
+        w[3] = wasm_i16x8_extend_high_i8x16(v1);
+#endif
+        return;
+    }
+    v128 v = ld(blk + (t == T_Q4_0 ? 2 : 4));
+    const v128 m4 = wasm_i8x16_splat(15);
+    v128 lo = wasm_v128_and(v, m4), hi = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+#if RELAXED
+    w[0] = lo;
+    w[1] = hi;
+#else
+    w[0] = wasm_u16x8_extend_low_u8x16(lo);
+    w[1] = wasm_u16x8_extend_high_u8x16(lo);
+    w[2] = wasm_u16x8_extend_low_u8x16(hi);
+    w[3] = wasm_u16x8_extend_high_u8x16(hi);
+#endif
+}
+
+/* i32x4 whose lane sum is the block's sum w * a (nibbles unsigned). */
+INLINE v128 q32_dot(enum q32_type t, const v128 w[NV], const act_t *x) {
+#if RELAXED
+    const v128 z = wasm_i32x4_splat(0);
+    v128 a0 = ld(x), a1 = ld(x + 16);
+    if (t == T_Q8_0) {
+        v128 low = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[1], z));
+        v128 neg = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[2], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[3], z));
+        return wasm_i32x4_sub(low, wasm_i32x4_shl(neg, 7));
+    }
+    return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[1], z));
+#else
+    (void)t;
+    v128 s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], ld(x)), wasm_i32x4_dot_i16x8(w[1], ld(x + 8)));
+    v128 s1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2], ld(x + 16)), wasm_i32x4_dot_i16x8(w[3], ld(x + 24)));
+    return wasm_i32x4_add(s0, s1);
+#endif
+}
+
+/* f16 field at byte off of n (<= 4) consecutive blocks, as f32x4 (missing blocks 0). */
+INLINE v128 q32_f16x4(const uint8_t *b0, uint32_t bb, uint32_t n, uint32_t off) {
+    if (n == 4) return fp16x4_to_f32x4(wasm_i32x4_make(ld16(b0 + off), ld16(b0 + bb + off), ld16(b0 + 2 * bb + off), ld16(b0 + 3 * bb + off)));
+    v128 h = wasm_i32x4_splat(0);
+    if (n > 0) h = wasm_i32x4_replace_lane(h, 0, ld16(b0 + off));
+    if (n > 1) h = wasm_i32x4_replace_lane(h, 1, ld16(b0 + bb + off));
+    if (n > 2) h = wasm_i32x4_replace_lane(h, 2, ld16(b0 + 2 * bb + off));
+    return fp16x4_to_f32x4(h);
+}
+
+/* The 4 float terms of a group from its 4 block sums (sum of n * a for the nibble types). */
+INLINE v128 q32_terms(enum q32_type t, v128 sums, v128 dw, v128 mw, const struct act_q8 *x, uint32_t g) {
+    v128 dxy = wasm_f32x4_mul(dw, ld(x->d + 4 * g));
+    if (t == T_Q4_0) sums = wasm_i32x4_sub(sums, wasm_i32x4_shl(ld(x->bsum + 4 * g), 3));
+    v128 f = wasm_f32x4_convert_i32x4(sums);
+    if (t == T_Q4_1) return wasm_f32x4_add(wasm_f32x4_mul(dxy, f), wasm_f32x4_mul(mw, ld(x->s + 4 * g)));
+    return wasm_f32x4_mul(f, dxy);
+}
+
+/* One column: blocks unpacked and dotted one at a time. */
+INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x) {
+    uint32_t bb = q32_block_bytes(t), ng = round4(nb) / 4;
+    v128 acc = wasm_f32x4_splat(0.0f);
+    for (uint32_t g = 0; g < ng; g++) {
+        const uint8_t *b0 = row + (size_t)g * 4 * bb;
+        uint32_t n = min_u32(4, nb - 4 * g);
+        v128 p[4];
+        for (uint32_t q = 0; q < 4; q++) {
+            if (q < n) {
+                v128 w[NV];
+                q32_unpack(t, b0 + q * bb, w);
+                p[q] = q32_dot(t, w, x->qs + 32 * (4 * g + q));
+            } else {
+                p[q] = wasm_i32x4_splat(0);
+            }
+        }
+        v128 dw = q32_f16x4(b0, bb, n, 0);
+        v128 mw = t == T_Q4_1 ? q32_f16x4(b0, bb, n, 2) : dw;
+        acc = wasm_f32x4_add(acc, q32_terms(t, i32x4_sum4(p[0], p[1], p[2], p[3]), dw, mw, x, g));
+    }
+    return f32x4_lanes_sum(acc);
+}
+
+/* Up to TILE columns: each group of 4 blocks is unpacked once. */
+INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *xs, uint32_t jn,
+                         float *y, uint32_t y_stride) {
+    uint32_t bb = q32_block_bytes(t), ng = round4(nb) / 4;
+    v128 acc[TILE];
+    for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
+    for (uint32_t g = 0; g < ng; g++) {
+        const uint8_t *b0 = row + (size_t)g * 4 * bb;
+        uint32_t n = min_u32(4, nb - 4 * g);
+        v128 w[4][NV];
+        for (uint32_t q = 0; q < 4; q++) {
+            if (q < n) q32_unpack(t, b0 + q * bb, w[q]);
+            else for (int i = 0; i < NV; i++) w[q][i] = wasm_i32x4_splat(0);
+        }
+        v128 dw = q32_f16x4(b0, bb, n, 0);
+        v128 mw = t == T_Q4_1 ? q32_f16x4(b0, bb, n, 2) : dw;
+        for (uint32_t j = 0; j < jn; j++) {
+            const act_t *qs = xs[j].qs + 128 * g;
+            v128 s = i32x4_sum4(q32_dot(t, w[0], qs), q32_dot(t, w[1], qs + 32), q32_dot(t, w[2], qs + 64), q32_dot(t, w[3], qs + 96));
+            acc[j] = wasm_f32x4_add(acc[j], q32_terms(t, s, dw, mw, &xs[j], g));
+        }
+    }
+    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = f32x4_lanes_sum(acc[j]);
+}
+
+INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
+    uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
+    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
+    const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
+    float *y = (float *)(uintptr_t)a->y;
+    for (uint32_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb;
+        for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
+            uint32_t jn = min_u32(TILE, a->n_cols - j0);
+            float *yj = y + (size_t)j0 * a->y_stride + r;
+            if (jn == 1) {
+                struct act_q8 x = act_q8_view(xq + (size_t)j0 * col, k);
+                *yj = q32_row_dot1(t, row, nb, &x);
+            } else {
+                struct act_q8 xs[TILE];
+                for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
+                q32_row_tile(t, row, nb, xs, jn, yj, a->y_stride);
+            }
+        }
+    }
+}
+
+void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q8_0); }
+void matmul_q8_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q8_0); }
+void matmul_q4_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_0); }
+void matmul_q4_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_0); }
+void matmul_q4_1(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_1); }
+void matmul_q4_1_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_1); }

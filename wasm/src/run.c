@@ -1,0 +1,56 @@
+/* hearth_run / hearth_run_ref: decode the op, hand this thread its slice. Invalid arguments (unknown op or type,
+ * k not a multiple of the block size) do nothing rather than trap: the TypeScript side validates and reports. */
+#include "internal.h"
+
+static void quantize_act(const struct args_quantize_act *a, uint32_t ith, uint32_t nth, int ref) {
+    const struct weight_traits *t = weight_traits_of(a->wtype);
+    if (!t || a->k == 0 || a->k % t->block_size) return;
+    quantize_fn q = act_quantizer(t->act, ref);
+    uint32_t col_bytes = act_row_bytes(t->act, a->k), j0, j1;
+    split_range(a->n_cols, ith, nth, &j0, &j1);
+    for (uint32_t j = j0; j < j1; j++)
+        q((const float *)(uintptr_t)a->x + (size_t)j * a->k, (uint8_t *)(uintptr_t)a->xq + (size_t)j * col_bytes, a->k);
+}
+
+static void matmul(const struct args_matmul *a, uint32_t ith, uint32_t nth, int ref) {
+    const struct weight_traits *t = weight_traits_of(a->wtype);
+    if (!t || a->k == 0 || a->k % t->block_size) return;
+    uint32_t r0, r1;
+    split_range(a->n_rows, ith, nth, &r0, &r1);
+    if (r0 < r1 && a->n_cols) (ref ? t->matmul_ref : t->matmul)(a, r0, r1);
+}
+
+static void get_rows(const struct args_get_rows *a, uint32_t ith, uint32_t nth, int ref) {
+    const struct weight_traits *t = weight_traits_of(a->wtype);
+    if (!t || a->k == 0 || a->k % t->block_size) return;
+    dequant_row_fn f = ref ? t->dequant_ref : t->dequant;
+    uint32_t row_bytes = a->k / t->block_size * t->block_bytes, i0, i1;
+    const int32_t *ids = (const int32_t *)(uintptr_t)a->ids;
+    split_range(a->n, ith, nth, &i0, &i1);
+    for (uint32_t i = i0; i < i1; i++) {
+        float *out = (float *)(uintptr_t)a->out + (size_t)i * a->k;
+        uint32_t id = (uint32_t)ids[i];
+        if (id < a->n_rows) f((const uint8_t *)(uintptr_t)a->w + (size_t)id * row_bytes, out, a->k);
+        else __builtin_memset(out, 0, (size_t)a->k * 4);
+    }
+}
+
+static void run(uint32_t op, const void *args, uint32_t ith, uint32_t nth, int ref) {
+    if (nth == 0 || ith >= nth) return;
+    switch (op) {
+    case OP_QUANTIZE_ACT: quantize_act(args, ith, nth, ref); break;
+    case OP_MATMUL: matmul(args, ith, nth, ref); break;
+    case OP_GET_ROWS: get_rows(args, ith, nth, ref); break;
+    case OP_RMS_NORM: rms_norm(args, ith, nth, ref); break;
+    case OP_ROPE: rope(args, ith, nth, ref); break;
+    case OP_KV_STORE: kv_store(args, ith, nth, ref); break;
+    case OP_ATTENTION: attention(args, ith, nth, ref); break;
+    case OP_SILU_MUL: case OP_GELU_MUL: case OP_ADD: case OP_MUL: case OP_SCALE: case OP_SOFTCAP: case OP_EXP:
+    case OP_TANH: elementwise(op, args, ith, nth, ref); break;
+    case OP_SOFTMAX: softmax_rows(args, ith, nth, ref); break;
+    default: break;
+    }
+}
+
+EXPORT(hearth_run) void hearth_run(uint32_t op, const void *args, uint32_t ith, uint32_t nth) { run(op, args, ith, nth, 0); }
+EXPORT(hearth_run_ref) void hearth_run_ref(uint32_t op, const void *args, uint32_t ith, uint32_t nth) { run(op, args, ith, nth, 1); }
