@@ -14,6 +14,7 @@ import { fileSource } from '../src/host/node/file-source.ts';
 import { serveNode, type NodeServer } from '../src/host/node/serve.ts';
 import { startEngine } from '../src/host/start.ts';
 import { createApp } from '../src/http/app.ts';
+import { ServedModel } from '../src/http/served-model.ts';
 import { loadFile, sharedModel } from './helpers/models.ts';
 
 /** llama.cpp's greedy 64 tokens after "Once upon a time" (PROVENANCE.md). */
@@ -170,6 +171,53 @@ api('tokenize / detokenize round trip, /health and /metrics', async () => {
   assert.ok(completed >= 64, `completion tokens counted: ${completed}`);
   assert.match(metrics, /^hearth_slots_active 0$/m);
   assert.match(metrics, /hearth_http_requests_total\{method="POST",route="\/v1\/chat\/completions",status="200"\} \d+/);
+});
+
+api('while the model loads: /health reports byte progress, API requests get 503 with Retry-After', async () => {
+  const file = await fileSource(sharedModel('stories260K.gguf'));
+  // a slow source (20 ms per tensor) makes the load long enough to watch
+  const slow = {
+    ...file,
+    name: file.name,
+    size: file.size,
+    read: file.read.bind(file),
+    readInto: async (offset: number, target: Uint8Array, onBytes?: (n: number) => void) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return file.readInto(offset, target, onBytes);
+    },
+  };
+  const model = ServedModel.load((onProgress) =>
+    startEngine(slow, readNodeCoreModule(), { parallel: 1, queueLimit: 1, context: 256, threads: 1 }, onProgress),
+  );
+  const app = createApp(model, { loadWaitMs: 10 });
+  const fractions: number[] = [];
+  let busy: Response | null = null;
+  for (;;) {
+    const res = await app.request('/health');
+    const body = await res.json();
+    if (body.status === 'ready') break;
+    assert.is(res.status, 503);
+    assert.is(body.status, 'loading');
+    assert.is(body.error.code, 'model_loading');
+    fractions.push(body.progress.fraction);
+    busy ??= await app.request('/v1/chat/completions', {
+      method: 'POST',
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }),
+    });
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  assert.ok(fractions.some((f) => f > 0 && f < 1), `progress seen: ${fractions.join(', ')}`);
+  assert.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1]), 'progress only grows');
+  assert.ok(busy, 'an API request was made while loading');
+  assert.is(busy!.status, 503);
+  assert.is(busy!.headers.get('retry-after'), '1');
+  assert.is((await busy!.json()).error.code, 'model_loading');
+  const ready = await app.request('/v1/completions', {
+    method: 'POST',
+    body: JSON.stringify({ prompt: 'Once upon a time', max_tokens: 4, temperature: 0 }),
+  });
+  assert.is(ready.status, 200);
+  await (await model.whenReady()).close();
 });
 
 api.run();

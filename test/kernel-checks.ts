@@ -150,8 +150,10 @@ function decodeAct(h: Harness, type: number, ptr: number, k: number): { qs: Int8
   const wide = h.build === 'baseline';
   const qsBytes = k * (wide ? 2 : 1);
   const raw = wide ? h.core.u16(ptr, k) : h.core.u8(ptr, k);
+  // the baseline build stores each run of 16 quants as its even-indexed values, then its odd-indexed ones
+  const pos = (e: number): number => (wide ? (e & ~15) | ((e & 1) << 3) | ((e & 15) >> 1) : e);
   const qs = new Int8Array(k);
-  for (let i = 0; i < k; i++) qs[i] = wide ? (raw[i] << 16) >> 16 : (raw[i] << 24) >> 24;
+  for (let i = 0; i < k; i++) qs[i] = wide ? (raw[pos(i)] << 16) >> 16 : (raw[pos(i)] << 24) >> 24;
   if (isK(type)) {
     const ns = k / 256, ns4 = Math.ceil(ns / 4) * 4;
     const d = h.core.f32(ptr + qsBytes, ns).slice();

@@ -2,12 +2,14 @@
  * Node and Deno: compile the core's .wasm file (wasm/hearth-<build>.wasm next to src/) into a WebAssembly.Module
  * once at start-up. Hosts without a file system (workerd) import the module through their bundle instead.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { type CoreBuild, detectCoreBuild } from './core.ts';
 import { CoreError } from './types.ts';
 
 export function coreWasmUrl(build: CoreBuild): URL {
-  return new URL(`../../wasm/hearth-${build}.wasm`, import.meta.url);
+  // bundled (dist/cli.js, dist/index.js): scripts/build.js copies the cores beside the bundle; from source: wasm/
+  const beside = new URL(`./hearth-${build}.wasm`, import.meta.url);
+  return existsSync(beside) ? beside : new URL(`../../wasm/hearth-${build}.wasm`, import.meta.url);
 }
 
 export function readNodeCoreModule(build: CoreBuild = detectCoreBuild()): WebAssembly.Module {

@@ -105,6 +105,8 @@ export interface Generation extends AsyncIterable<GenerationEvent> {
 }
 
 export interface EngineStats {
+  /** No generation queued or running, and the step loop has stopped. */
+  idle: boolean;
   slots: number;
   active: number;
   queued: number;

@@ -51,8 +51,16 @@ interface Slot {
 
 const now = () => performance.now();
 
-/** Let the event loop run (flush SSE chunks, deliver aborts). setTimeout works on every host we serve from. */
-const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+/**
+ * Let the event loop run (flush SSE chunks, deliver aborts) between steps: workerd's scheduler.wait(0), else Node's
+ * setImmediate (setTimeout(0) costs a whole millisecond per token there), else setTimeout.
+ */
+const host = globalThis as { scheduler?: { wait?: (ms: number) => Promise<void> }; setImmediate?: (cb: () => void) => unknown };
+const turn: () => Promise<void> = host.scheduler?.wait
+  ? () => host.scheduler!.wait!(0)
+  : host.setImmediate
+    ? () => new Promise((resolve) => host.setImmediate!(resolve))
+    : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 export class Scheduler {
   private readonly slots: Slot[];
@@ -129,6 +137,7 @@ export class Scheduler {
     const tokens = this.recent.reduce((a, r) => a + r.tokens, 0);
     const span = this.recent.length > 1 ? (this.recent[this.recent.length - 1].at - this.recent[0].at) / 1000 : 0;
     return {
+      idle: this.idle,
       slots: this.slots.length,
       active: this.slots.filter((s) => s.job !== null).length,
       queued: this.queue.length,
@@ -139,6 +148,11 @@ export class Scheduler {
       completionTokensTotal: this.totals.completion,
       decodeTokS: span > 0 ? tokens / span : 0,
     };
+  }
+
+  /** True while no generation is queued or running (hosts that keep a request alive for the loop watch this). */
+  get idle(): boolean {
+    return !this.running && this.queue.length === 0 && this.slots.every((s) => s.job === null);
   }
 
   close(): void {
@@ -269,7 +283,8 @@ export class Scheduler {
       this.finish(job, 'stop');
       return;
     }
-    const text = job.text.push(this.tokenizer.tokenBytes(id));
+    // control tokens stream as nothing, as llama-server does by default
+    const text = job.text.push(this.tokenizer.tokenBytes(id, false));
     job.events.push({ type: 'token', id, text, logprob });
     if (job.text.stopped) this.finish(job, 'stop');
     else if (job.generated.length >= req.maxTokens) this.finish(job, 'length');

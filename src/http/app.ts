@@ -76,7 +76,7 @@ export function createApp(model: Engine | ServedModel, config: Partial<ServerCon
   );
   app.onError((err, c) => {
     const apiError = toApiError(err);
-    if (apiError.status >= 500) console.error(`hearth: ${c.req.method} ${c.req.path}:`, err);
+    if (apiError.status === 500) console.error(`hearth: ${c.req.method} ${c.req.path}:`, err);
     return errorResponse(apiError);
   });
   return app;

@@ -97,7 +97,7 @@ export async function buildIntoTemp(): Promise<string> {
     const { build } = await import('../../scripts/build.js');
     await build({ outdir: join(root, 'dist'), quiet: true });
     mkdirSync(join(root, 'scripts'));
-    for (const f of ['workerd.capnp', 'workerd-pipeline.capnp', 'pipeline-worker.js']) {
+    for (const f of ['workerd.capnp', 'workerd-pipeline.capnp', 'workerd-files.capnp', 'pipeline-worker.js']) {
       copyFileSync(join(repoRoot, 'scripts', f), join(root, 'scripts', f));
     }
     return root;

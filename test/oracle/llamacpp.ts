@@ -47,7 +47,16 @@ export async function llamacppGreedy(
   modelPath: string,
   prompt: number[],
   nTokens: number,
-  options: { threads?: number; contextSize?: number } = {},
+  options: {
+    threads?: number;
+    contextSize?: number;
+    /**
+     * Evaluate the prompt one token per decode call instead of as one batch. llama.cpp's multi-token path rounds
+     * differently from its single-token path for some weight types (other matmul kernels); our kernels give the
+     * single-token numbers at every batch size, so this makes the whole run comparable bit for bit.
+     */
+    promptByToken?: boolean;
+  } = {},
 ): Promise<OracleRun> {
   const model = await loadModel(modelPath);
   const vocab = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
@@ -64,6 +73,10 @@ export async function llamacppGreedy(
     let firstLogits: Float32Array | undefined;
     let lastLogits: Float32Array = new Float32Array(0);
     let input: number[] = prompt;
+    if (options.promptByToken) {
+      for (const t of prompt.slice(0, -1)) await sequence.controlledEvaluate([t] as never);
+      input = prompt.slice(-1);
+    }
     for (let step = 0; step < nTokens; step++) {
       const items = input.map((t, i) =>
         i === input.length - 1 ? ([t, { generateNext: { logits: true } }] as [number, { generateNext: { logits: true } }]) : t,

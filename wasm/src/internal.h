@@ -101,25 +101,58 @@ INLINE v128 fp16x4_to_f32x4(v128 h) {
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }
 
-/* Eight f16 values to two f32x4. The half is moved to the top of an i32 lane (sign in place), shifted right
- * arithmetically by 3 so exponent+mantissa land at f32 bit 13, the three sign copies cleared, and scaled by 2^112.
- * Lanes with exponent 31 (inf/NaN) need the all-ones f32 exponent or'ed in; that test is per 8 values. */
+/* f16 values held in the top 16 bits of each i32 lane (sign in place) to f32, exactly: an arithmetic shift right
+ * by 3 puts exponent+mantissa at f32 bit 13, the three sign copies are cleared, and the product with 2^112 rebiases
+ * the exponent (and normalises f16 subnormals). Exponent 31 (inf/NaN) needs the all-ones f32 exponent or'ed in;
+ * callers test for it once per batch of values (fp16_any_special) and then call fp16_fix_special. */
+INLINE v128 fp16hi_to_f32x4(v128 x) {
+    return wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(x, 3), wasm_i32x4_splat((int32_t)0x8fffe000u)), wasm_f32x4_splat(0x1p112f));
+}
+INLINE v128 fp16hi_special(v128 x) {
+    const v128 ones = wasm_i32x4_splat(0x7c000000);
+    return wasm_i32x4_eq(wasm_v128_and(x, ones), ones);
+}
+INLINE v128 fp16hi_fix(v128 f, v128 x) {
+    return wasm_v128_or(f, wasm_v128_and(fp16hi_special(x), wasm_i32x4_splat(0x7f800000)));
+}
+INLINE v128 fp16hi_to_f32x4_exact(v128 x) {
+    v128 f = fp16hi_to_f32x4(x);
+    if (__builtin_expect(wasm_v128_any_true(fp16hi_special(x)), 0)) f = fp16hi_fix(f, x);
+    return f;
+}
+
+/* Four f16 values at p, p + stride, p + 2*stride, p + 3*stride (block scales) as f32x4. */
+INLINE v128 fp16x4_strided(const uint8_t *p, uint32_t stride) {
+    v128 x = wasm_i32x4_splat(0);
+    x = wasm_v128_load16_lane(p, x, 1);
+    x = wasm_v128_load16_lane(p + stride, x, 3);
+    x = wasm_v128_load16_lane(p + 2 * stride, x, 5);
+    x = wasm_v128_load16_lane(p + 3 * stride, x, 7);
+    return fp16hi_to_f32x4_exact(x);
+}
+
+/* Eight f16 values to two f32x4 (the halves moved to the top of i32 lanes by interleaving with zeros). */
 INLINE void fp16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
     const v128 z = wasm_i32x4_splat(0);
     v128 a = wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11);
     v128 b = wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15);
-    const v128 keep = wasm_i32x4_splat((int32_t)0x8fffe000u);
-    v128 fa = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(a, 3), keep), wasm_f32x4_splat(0x1p112f));
-    v128 fb = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(b, 3), keep), wasm_f32x4_splat(0x1p112f));
-    v128 e = wasm_v128_and(h, wasm_i16x8_splat(0x7c00));
-    if (__builtin_expect(wasm_v128_any_true(wasm_i16x8_eq(e, wasm_i16x8_splat(0x7c00))), 0)) {
-        const v128 ones = wasm_i32x4_splat(0x7c000000);
-        const v128 inf = wasm_i32x4_splat(0x7f800000);
-        fa = wasm_v128_or(fa, wasm_v128_and(wasm_i32x4_eq(wasm_v128_and(a, ones), ones), inf));
-        fb = wasm_v128_or(fb, wasm_v128_and(wasm_i32x4_eq(wasm_v128_and(b, ones), ones), inf));
+    *lo = fp16hi_to_f32x4_exact(a);
+    *hi = fp16hi_to_f32x4_exact(b);
+}
+
+/* The same for 32 values (4 vectors of halves), with one inf/NaN test for all of them. */
+INLINE void fp16x32_to_f32(const v128 h[4], v128 out[8]) {
+    const v128 z = wasm_i32x4_splat(0), e = wasm_i16x8_splat(0x7c00);
+    v128 x[8];
+    for (int i = 0; i < 4; i++) {
+        x[2 * i] = wasm_i16x8_shuffle(z, h[i], 0, 8, 1, 9, 2, 10, 3, 11);
+        x[2 * i + 1] = wasm_i16x8_shuffle(z, h[i], 4, 12, 5, 13, 6, 14, 7, 15);
     }
-    *lo = fa;
-    *hi = fb;
+    for (int i = 0; i < 8; i++) out[i] = fp16hi_to_f32x4(x[i]);
+    v128 sp = wasm_v128_or(wasm_v128_or(wasm_i16x8_eq(wasm_v128_and(h[0], e), e), wasm_i16x8_eq(wasm_v128_and(h[1], e), e)),
+                           wasm_v128_or(wasm_i16x8_eq(wasm_v128_and(h[2], e), e), wasm_i16x8_eq(wasm_v128_and(h[3], e), e)));
+    if (__builtin_expect(wasm_v128_any_true(sp), 0))
+        for (int i = 0; i < 8; i++) out[i] = fp16hi_fix(out[i], x[i]);
 }
 
 INLINE void bf16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
@@ -168,8 +201,19 @@ quantize_fn act_quantizer(enum act_format act, int ref);
  *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants).
  *   ACT_Q8_1: act_t qs[k]; float d[nb4]; float s[nb4] (f16(d * sum q)).
  *   ACT_Q8_K: act_t qs[k]; float d[ns4]; int16 bsum16[k/16]; int16 bsum32[k/32].
- * nb4 / ns4: the block / super-block count rounded up to 4, the padding zero (the kernels read scales 4 at a time). */
+ * nb4 / ns4: the block / super-block count rounded up to 4, the padding zero (the kernels read scales 4 at a time).
+ * In the baseline build every run of 16 quants is stored as its 8 even-indexed values then its 8 odd-indexed ones,
+ * so weights can be split into int16 lanes with a mask and a shift (x & 0xff, x >> 8) instead of widening. */
 INLINE uint32_t round4(uint32_t n) { return (n + 3u) & ~3u; }
+
+/* Position of quant e of an activation column in its stored order. */
+INLINE uint32_t act_pos(uint32_t e) {
+#if RELAXED
+    return e;
+#else
+    return (e & ~15u) | ((e & 1u) << 3) | ((e & 15u) >> 1);
+#endif
+}
 
 struct act_q8 { const act_t *qs; const float *d; const int32_t *bsum; const float *s; };
 struct act_q8k { const act_t *qs; const float *d; const int16_t *bsum16; const int16_t *bsum32; };

@@ -35,7 +35,7 @@ INLINE void kq_sums_ref(enum kq_type t, const uint8_t *blk, const act_t *x, int3
             }
         for (int g = 0; g < 16; g++) {
             int32_t dot = 0;
-            for (int i = 0; i < 16; i++) dot += q[16 * g + i] * x[16 * g + i];
+            for (int i = 0; i < 16; i++) dot += q[16 * g + i] * x[act_pos(16 * g + i)];
             s_all += sc[g] * dot;
         }
     } else {
@@ -48,8 +48,8 @@ INLINE void kq_sums_ref(enum kq_type t, const uint8_t *blk, const act_t *x, int3
             for (int l = 0; l < 32; l++) {
                 int q = high ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15;
                 if (t == T_Q5_K) q += ((qh[l] >> s) & 1) << 4;
-                dot += q * x[32 * s + l];
-                sum += x[32 * s + l];
+                dot += q * x[act_pos(32 * s + l)];
+                sum += x[act_pos(32 * s + l)];
             }
             s_all += sc * dot;
             m_all += m * sum;
@@ -93,12 +93,42 @@ INLINE void kq_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, e
 #define KV 32
 #endif
 
+/* Run i (16 unsigned values as bytes u) into w: kept as bytes (relaxed) or split into the even and odd int16
+ * lanes of the activation order (baseline). */
 INLINE void put16(v128 *w, int i, v128 u) {
 #if RELAXED
     w[i] = u;
 #else
-    w[2 * i] = wasm_u16x8_extend_low_u8x16(u);
-    w[2 * i + 1] = wasm_u16x8_extend_high_u8x16(u);
+    w[2 * i] = wasm_v128_and(u, wasm_i16x8_splat(0xff));
+    w[2 * i + 1] = wasm_u16x8_shr(u, 8);
+#endif
+}
+
+/* Runs lo and hi from 16 bytes of packed nibbles v (low nibbles -> run lo, high nibbles -> run hi). */
+INLINE void put_nibbles(v128 *w, int lo, int hi, v128 v) {
+#if RELAXED
+    const v128 m4 = wasm_i8x16_splat(15);
+    w[lo] = wasm_v128_and(v, m4);
+    w[hi] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+#else
+    const v128 m4 = wasm_i16x8_splat(15);
+    w[2 * lo] = wasm_v128_and(v, m4);
+    w[2 * lo + 1] = wasm_v128_and(wasm_u16x8_shr(v, 8), m4);
+    w[2 * hi] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+    w[2 * hi + 1] = wasm_u16x8_shr(v, 12);
+#endif
+}
+
+/* Q5_K's fifth bits: bit b of each byte of q (one per value of run i), moved to bit 4 and or'ed into the run. */
+INLINE void or_bit4(v128 *w, int i, v128 q, int b) {
+#if RELAXED
+    v128 bit = b <= 4 ? wasm_i16x8_shl(q, 4 - b) : wasm_u16x8_shr(q, b - 4);
+    w[i] = wasm_v128_or(w[i], wasm_v128_and(bit, wasm_i8x16_splat(0x10)));
+#else
+    const v128 b4 = wasm_i16x8_splat(0x10);
+    v128 even = b <= 4 ? wasm_i16x8_shl(q, 4 - b) : wasm_u16x8_shr(q, b - 4);
+    w[2 * i] = wasm_v128_or(w[2 * i], wasm_v128_and(even, b4));
+    w[2 * i + 1] = wasm_v128_or(w[2 * i + 1], wasm_v128_and(wasm_u16x8_shr(q, b + 4), b4));
 #endif
 }
 
@@ -121,29 +151,19 @@ INLINE v128 dot32(const v128 *w, int s, const act_t *x) {
 #endif
 }
 
-/* Q4_K / Q5_K chunk c (elements 64c..64c+63) into w. */
+/* Q4_K / Q5_K chunk c (elements 64c..64c+63, runs 4c..4c+3) into w. */
 INLINE void q45k_unpack_chunk(enum kq_type t, const uint8_t *blk, int c, v128 *w) {
     const uint8_t *qs = blk + (t == T_Q4_K ? 16 : 48) + 32 * c;
-    const v128 m4 = wasm_i8x16_splat(15);
-    v128 v0 = ld(qs), v1 = ld(qs + 16);
-    v128 l0 = wasm_v128_and(v0, m4), l1 = wasm_v128_and(v1, m4);
-    v128 h0 = wasm_v128_and(wasm_u16x8_shr(v0, 4), m4), h1 = wasm_v128_and(wasm_u16x8_shr(v1, 4), m4);
+    put_nibbles(w, 4 * c, 4 * c + 2, ld(qs));
+    put_nibbles(w, 4 * c + 1, 4 * c + 3, ld(qs + 16));
     if (t == T_Q5_K) {
-        /* fifth bits: bit 2c of qh[l] for the low nibbles, bit 2c+1 for the high ones, moved to bit 4 */
+        /* the fifth bit of value l of the chunk: bit 2c of qh[l] for the low nibbles, bit 2c+1 for the high ones */
         v128 q0 = ld(blk + 16), q1 = ld(blk + 32);
-        const v128 b4 = wasm_i8x16_splat(0x10);
-        int sl = 4 - 2 * c; /* shift that brings bit 2c to bit 4 (negative: right) */
-#define BIT4(q, s) wasm_v128_and((s) >= 0 ? wasm_i16x8_shl(q, (s)) : wasm_u16x8_shr(q, -(s)), b4)
-        l0 = wasm_v128_or(l0, BIT4(q0, sl));
-        l1 = wasm_v128_or(l1, BIT4(q1, sl));
-        h0 = wasm_v128_or(h0, BIT4(q0, sl - 1));
-        h1 = wasm_v128_or(h1, BIT4(q1, sl - 1));
-#undef BIT4
+        or_bit4(w, 4 * c, q0, 2 * c);
+        or_bit4(w, 4 * c + 1, q1, 2 * c);
+        or_bit4(w, 4 * c + 2, q0, 2 * c + 1);
+        or_bit4(w, 4 * c + 3, q1, 2 * c + 1);
     }
-    put16(w, 4 * c, l0);
-    put16(w, 4 * c + 1, l1);
-    put16(w, 4 * c + 2, h0);
-    put16(w, 4 * c + 3, h1);
 }
 
 /* Q6_K half n (elements 128n..128n+127) into w. */
@@ -204,16 +224,6 @@ INLINE v128 q6k_finish(const v128 dots[16], const struct kq_scales *s, const str
     return wasm_i32x4_sub(v, wasm_i32x4_shl(corr, 5));
 }
 
-/* d (and dmin) of n (<= 4) consecutive super-blocks as f32x4, missing ones 0. */
-INLINE v128 kq_f16x4(const uint8_t *b0, uint32_t bb, uint32_t n, uint32_t off) {
-    v128 h = wasm_i32x4_splat(0);
-    if (n > 0) h = wasm_i32x4_replace_lane(h, 0, ld16(b0 + off));
-    if (n > 1) h = wasm_i32x4_replace_lane(h, 1, ld16(b0 + bb + off));
-    if (n > 2) h = wasm_i32x4_replace_lane(h, 2, ld16(b0 + 2 * bb + off));
-    if (n > 3) h = wasm_i32x4_replace_lane(h, 3, ld16(b0 + 3 * bb + off));
-    return fp16x4_to_f32x4(h);
-}
-
 INLINE v128 kq_terms(enum kq_type t, v128 isum, v128 imin, v128 dw, v128 dmw, const struct act_q8k *x, uint32_t g) {
     v128 dx = ld(x->d + 4 * g);
     v128 term = wasm_f32x4_mul(wasm_f32x4_mul(dw, dx), wasm_f32x4_convert_i32x4(isum));
@@ -245,61 +255,85 @@ INLINE void kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act
     }
 }
 
-INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *x) {
-    uint32_t bb = kq_block_bytes(t), ng = round4(ns) / 4, doff = t == T_Q6_K ? 208 : 0;
-    v128 acc = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < ng; g++) {
-        const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        uint32_t n = min_u32(4, ns - 4 * g);
-        v128 sv[4], mv[4];
-        for (uint32_t q = 0; q < 4; q++) {
-            if (q < n) kq_block_direct(t, b0 + q * bb, x, 4 * g + q, &sv[q], &mv[q]);
-            else sv[q] = mv[q] = wasm_i32x4_splat(0);
+/* Super-blocks b0.. of a group (n of them, the rest zero terms), one column, straight from the weights. */
+INLINE v128 kq_group_terms_direct(enum kq_type t, const uint8_t *b0, uint32_t n, const struct act_q8k *x, uint32_t g) {
+    uint32_t bb = kq_block_bytes(t), doff = t == T_Q6_K ? 208 : 0;
+    v128 sv[4], mv[4];
+    uint16_t dh[4] = { 0, 0, 0, 0 }, mh[4] = { 0, 0, 0, 0 };
+    for (uint32_t q = 0; q < 4; q++) {
+        sv[q] = mv[q] = wasm_i32x4_splat(0);
+        if (q < n) {
+            kq_block_direct(t, b0 + q * bb, x, 4 * g + q, &sv[q], &mv[q]);
+            dh[q] = ld16(b0 + q * bb + doff);
+            mh[q] = ld16(b0 + q * bb + 2);
         }
-        v128 dw = kq_f16x4(b0, bb, n, doff);
-        v128 dmw = t == T_Q6_K ? dw : kq_f16x4(b0, bb, n, 2);
-        acc = wasm_f32x4_add(acc, kq_terms(t, i32x4_sum4(sv[0], sv[1], sv[2], sv[3]), i32x4_sum4(mv[0], mv[1], mv[2], mv[3]), dw, dmw, x, g));
     }
+    v128 dw = fp16x4_to_f32x4(wasm_i32x4_make(dh[0], dh[1], dh[2], dh[3]));
+    v128 dmw = fp16x4_to_f32x4(wasm_i32x4_make(mh[0], mh[1], mh[2], mh[3]));
+    return kq_terms(t, i32x4_sum4(sv[0], sv[1], sv[2], sv[3]), i32x4_sum4(mv[0], mv[1], mv[2], mv[3]), dw, dmw, x, g);
+}
+
+INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *x) {
+    uint32_t bb = kq_block_bytes(t), nfull = ns / 4, doff = t == T_Q6_K ? 208 : 0;
+    v128 acc = wasm_f32x4_splat(0.0f);
+    for (uint32_t g = 0; g < nfull; g++) {
+        const uint8_t *b0 = row + (size_t)g * 4 * bb;
+        v128 s0, s1, s2, s3, m0, m1, m2, m3;
+        kq_block_direct(t, b0, x, 4 * g, &s0, &m0);
+        kq_block_direct(t, b0 + bb, x, 4 * g + 1, &s1, &m1);
+        kq_block_direct(t, b0 + 2 * bb, x, 4 * g + 2, &s2, &m2);
+        kq_block_direct(t, b0 + 3 * bb, x, 4 * g + 3, &s3, &m3);
+        v128 dw = fp16x4_strided(b0 + doff, bb);
+        v128 dmw = t == T_Q6_K ? dw : fp16x4_strided(b0 + 2, bb);
+        acc = wasm_f32x4_add(acc, kq_terms(t, i32x4_sum4(s0, s1, s2, s3), i32x4_sum4(m0, m1, m2, m3), dw, dmw, x, g));
+    }
+    if (ns % 4) acc = wasm_f32x4_add(acc, kq_group_terms_direct(t, row + (size_t)nfull * 4 * bb, ns % 4, x, nfull));
     return f32x4_lanes_sum(acc);
 }
 
+/* One unpacked super-block against one column: (isum, imin) partial vectors. */
+INLINE void kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b, v128 *sv, v128 *mv) {
+    const act_t *qs = x->qs + 256 * b;
+    if (t == T_Q6_K) {
+        v128 dots[16];
+        for (int i = 0; i < 16; i++) dots[i] = dot16(w, i, qs);
+        *sv = q6k_finish(dots, s, x, b);
+        *mv = wasm_i32x4_splat(0);
+    } else {
+        v128 dots[8];
+        for (int i = 0; i < 8; i++) dots[i] = dot32(w, i, qs);
+        q45k_finish(dots, s, x, b, sv, mv);
+    }
+}
+
+INLINE void kq_unpack(enum kq_type t, const uint8_t *blk, v128 *w) {
+    if (t == T_Q6_K) for (int h = 0; h < 2; h++) q6k_unpack_half(blk, h, w);
+    else for (int c = 0; c < 4; c++) q45k_unpack_chunk(t, blk, c, w);
+}
+
 INLINE void kq_row_tile(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *xs, uint32_t jn, float *y, uint32_t y_stride) {
-    uint32_t bb = kq_block_bytes(t), ng = round4(ns) / 4, doff = t == T_Q6_K ? 208 : 0;
+    uint32_t bb = kq_block_bytes(t), nfull = ns / 4, doff = t == T_Q6_K ? 208 : 0;
     v128 acc[TILE];
     for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < ng; g++) {
+    for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        uint32_t n = min_u32(4, ns - 4 * g);
         v128 w[4][KV];
         struct kq_scales s[4];
-        for (uint32_t q = 0; q < n; q++) {
-            const uint8_t *blk = b0 + q * bb;
-            s[q] = kq_scales_of(t, blk);
-            if (t == T_Q6_K) for (int h = 0; h < 2; h++) q6k_unpack_half(blk, h, w[q]);
-            else for (int c = 0; c < 4; c++) q45k_unpack_chunk(t, blk, c, w[q]);
+        for (uint32_t q = 0; q < 4; q++) {
+            s[q] = kq_scales_of(t, b0 + q * bb);
+            kq_unpack(t, b0 + q * bb, w[q]);
         }
-        v128 dw = kq_f16x4(b0, bb, n, doff);
-        v128 dmw = t == T_Q6_K ? dw : kq_f16x4(b0, bb, n, 2);
+        v128 dw = fp16x4_strided(b0 + doff, bb);
+        v128 dmw = t == T_Q6_K ? dw : fp16x4_strided(b0 + 2, bb);
         for (uint32_t j = 0; j < jn; j++) {
             v128 sv[4], mv[4];
-            for (uint32_t q = 0; q < 4; q++) {
-                uint32_t b = 4 * g + q;
-                sv[q] = mv[q] = wasm_i32x4_splat(0);
-                if (q >= n) continue;
-                const act_t *qs = xs[j].qs + 256 * b;
-                if (t == T_Q6_K) {
-                    v128 dots[16];
-                    for (int i = 0; i < 16; i++) dots[i] = dot16(w[q], i, qs);
-                    sv[q] = q6k_finish(dots, &s[q], &xs[j], b);
-                } else {
-                    v128 dots[8];
-                    for (int i = 0; i < 8; i++) dots[i] = dot32(w[q], i, qs);
-                    q45k_finish(dots, &s[q], &xs[j], b, &sv[q], &mv[q]);
-                }
-            }
+            for (uint32_t q = 0; q < 4; q++) kq_block_unpacked(t, w[q], &s[q], &xs[j], 4 * g + q, &sv[q], &mv[q]);
             acc[j] = wasm_f32x4_add(acc[j], kq_terms(t, i32x4_sum4(sv[0], sv[1], sv[2], sv[3]), i32x4_sum4(mv[0], mv[1], mv[2], mv[3]), dw, dmw, &xs[j], g));
         }
     }
+    if (ns % 4)
+        for (uint32_t j = 0; j < jn; j++)
+            acc[j] = wasm_f32x4_add(acc[j], kq_group_terms_direct(t, row + (size_t)nfull * 4 * bb, ns % 4, &xs[j], nfull));
     for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = f32x4_lanes_sum(acc[j]);
 }
 
@@ -307,19 +341,20 @@ INLINE void kq_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum 
     uint32_t k = a->k, ns = k / 256, bb = kq_block_bytes(t), col = act_row_bytes(ACT_Q8_K, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
+    if (a->n_cols == 1) {
+        struct act_q8k x = act_q8k_view(xq, k);
+        for (uint32_t r = r0; r < r1; r++) y[r] = kq_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * ns * bb, ns, &x);
+        return;
+    }
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * ns * bb;
         for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
             uint32_t jn = min_u32(TILE, a->n_cols - j0);
             float *yj = y + (size_t)j0 * a->y_stride + r;
-            if (jn == 1) {
-                struct act_q8k x = act_q8k_view(xq + (size_t)j0 * col, k);
-                *yj = kq_row_dot1(t, row, ns, &x);
-            } else {
-                struct act_q8k xs[TILE];
-                for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8k_view(xq + (size_t)(j0 + j) * col, k);
-                kq_row_tile(t, row, ns, xs, jn, yj, a->y_stride);
-            }
+            struct act_q8k xs[TILE];
+            for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8k_view(xq + (size_t)(j0 + j) * col, k);
+            if (jn == 1) *yj = kq_row_dot1(t, row, ns, &xs[0]);
+            else kq_row_tile(t, row, ns, xs, jn, yj, a->y_stride);
         }
     }
 }

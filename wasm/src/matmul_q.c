@@ -8,7 +8,7 @@
  * unsigned nibbles and subtract 8 * (block sum of the activation) afterwards, because the relaxed dot is exact only
  * with a second operand in 0..127 (research/runtimes.md Q1); Q8_0 in the relaxed build splits each weight into
  * its low 7 bits and its sign (w = (w & 127) - 128 * [w < 0]) for the same reason.
- * A row is streamed once for all columns: blocks are unpacked once per group of 4 and dotted with up to TILE
+ * A row is streamed once for all columns: each group of 4 blocks is unpacked once and dotted with up to TILE
  * columns; a single column takes a direct path that keeps everything in registers. */
 #include "internal.h"
 
@@ -24,11 +24,11 @@ INLINE int32_t q32_isum_ref(enum q32_type t, const uint8_t *blk, const act_t *x)
     int32_t sum = 0;
     if (t == T_Q8_0) {
         const int8_t *q = (const int8_t *)(blk + 2);
-        for (int j = 0; j < 32; j++) sum += q[j] * x[j];
+        for (uint32_t j = 0; j < 32; j++) sum += q[j] * x[act_pos(j)];
     } else {
         const uint8_t *q = blk + (t == T_Q4_0 ? 2 : 4);
         int off = t == T_Q4_0 ? 8 : 0;
-        for (int j = 0; j < 16; j++) sum += ((q[j] & 15) - off) * x[j] + ((q[j] >> 4) - off) * x[j + 16];
+        for (uint32_t j = 0; j < 16; j++) sum += ((q[j] & 15) - off) * x[act_pos(j)] + ((q[j] >> 4) - off) * x[act_pos(j + 16)];
     }
     return sum;
 }
@@ -62,38 +62,40 @@ INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, 
 
 /* ---- SIMD ---- */
 
-/* Unpacked block: the baseline build widens to int16 (4 vectors), the relaxed build keeps bytes (2 vectors for the
- * nibble types, 4 for Q8_0: low 7 bits and sign bits of each half). */
+/* An unpacked block is 4 vectors. Baseline: int16 lanes in the activation's even/odd order (internal.h), i.e.
+ * [even of 0..15, odd of 0..15, even of 16..31, odd of 16..31]. Relaxed: bytes; the nibble types use 2 (low and
+ * high nibbles), Q8_0 all 4 (low 7 bits of each half, then the sign bits as 0/1). */
 #define NV 4
 
 INLINE void q32_unpack(enum q32_type t, const uint8_t *blk, v128 w[NV]) {
     if (t == T_Q8_0) {
         v128 v0 = ld(blk + 2), v1 = ld(blk + 18);
 #if RELAXED
-        const v128 low7 = wasm_i8x16_splat(0x7f), one = wasm_i8x16_splat(1);
+        const v128 low7 = wasm_i8x16_splat(0x7f), one = wasm_i8x16_splat(1), z = wasm_i8x16_splat(0);
         w[0] = wasm_v128_and(v0, low7);
         w[1] = wasm_v128_and(v1, low7);
-        w[2] = wasm_v128_and(wasm_i8x16_lt(v0, wasm_i8x16_splat(0)), one);
-        w[3] = wasm_v128_and(wasm_i8x16_lt(v1, wasm_i8x16_splat(0)), one);
+        w[2] = wasm_v128_and(wasm_i8x16_lt(v0, z), one);
+        w[3] = wasm_v128_and(wasm_i8x16_lt(v1, z), one);
 #else
-        w[0] = wasm_i16x8_extend_low_i8x16(v0);
-        w[1] = wasm_i16x8_extend_high_i8x16(v0);
-        w[2] = wasm_i16x8_extend_low_i8x16(v1);
-        w[3] = wasm_i16x8_extend_high_i8x16(v1);
+        w[0] = wasm_i16x8_shr(wasm_i16x8_shl(v0, 8), 8);
+        w[1] = wasm_i16x8_shr(v0, 8);
+        w[2] = wasm_i16x8_shr(wasm_i16x8_shl(v1, 8), 8);
+        w[3] = wasm_i16x8_shr(v1, 8);
 #endif
         return;
     }
     v128 v = ld(blk + (t == T_Q4_0 ? 2 : 4));
-    const v128 m4 = wasm_i8x16_splat(15);
-    v128 lo = wasm_v128_and(v, m4), hi = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
 #if RELAXED
-    w[0] = lo;
-    w[1] = hi;
+    const v128 m4 = wasm_i8x16_splat(15);
+    w[0] = wasm_v128_and(v, m4);
+    w[1] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);
+    w[2] = w[3] = w[0];
 #else
-    w[0] = wasm_u16x8_extend_low_u8x16(lo);
-    w[1] = wasm_u16x8_extend_high_u8x16(lo);
-    w[2] = wasm_u16x8_extend_low_u8x16(hi);
-    w[3] = wasm_u16x8_extend_high_u8x16(hi);
+    const v128 m4 = wasm_i16x8_splat(15);
+    w[0] = wasm_v128_and(v, m4);                     /* low nibbles of even bytes: even elements 0..14 */
+    w[1] = wasm_v128_and(wasm_u16x8_shr(v, 8), m4);  /* low nibbles of odd bytes */
+    w[2] = wasm_v128_and(wasm_u16x8_shr(v, 4), m4);  /* high nibbles of even bytes: even elements 16..30 */
+    w[3] = wasm_u16x8_shr(v, 12);                    /* high nibbles of odd bytes */
 #endif
 }
 
@@ -116,17 +118,7 @@ INLINE v128 q32_dot(enum q32_type t, const v128 w[NV], const act_t *x) {
 #endif
 }
 
-/* f16 field at byte off of n (<= 4) consecutive blocks, as f32x4 (missing blocks 0). */
-INLINE v128 q32_f16x4(const uint8_t *b0, uint32_t bb, uint32_t n, uint32_t off) {
-    if (n == 4) return fp16x4_to_f32x4(wasm_i32x4_make(ld16(b0 + off), ld16(b0 + bb + off), ld16(b0 + 2 * bb + off), ld16(b0 + 3 * bb + off)));
-    v128 h = wasm_i32x4_splat(0);
-    if (n > 0) h = wasm_i32x4_replace_lane(h, 0, ld16(b0 + off));
-    if (n > 1) h = wasm_i32x4_replace_lane(h, 1, ld16(b0 + bb + off));
-    if (n > 2) h = wasm_i32x4_replace_lane(h, 2, ld16(b0 + 2 * bb + off));
-    return fp16x4_to_f32x4(h);
-}
-
-/* The 4 float terms of a group from its 4 block sums (sum of n * a for the nibble types). */
+/* The 4 float terms of group g from its 4 block sums (sum of n * a for the nibble types). */
 INLINE v128 q32_terms(enum q32_type t, v128 sums, v128 dw, v128 mw, const struct act_q8 *x, uint32_t g) {
     v128 dxy = wasm_f32x4_mul(dw, ld(x->d + 4 * g));
     if (t == T_Q4_0) sums = wasm_i32x4_sub(sums, wasm_i32x4_shl(ld(x->bsum + 4 * g), 3));
@@ -135,52 +127,74 @@ INLINE v128 q32_terms(enum q32_type t, v128 sums, v128 dw, v128 mw, const struct
     return wasm_f32x4_mul(f, dxy);
 }
 
+/* The last, partial group (n < 4 blocks): missing blocks are zero terms. */
+INLINE v128 q32_tail_terms(enum q32_type t, const uint8_t *b0, uint32_t n, const struct act_q8 *x, uint32_t g) {
+    uint32_t bb = q32_block_bytes(t);
+    v128 p[4];
+    uint16_t dh[4] = { 0, 0, 0, 0 }, mh[4] = { 0, 0, 0, 0 };
+    for (uint32_t q = 0; q < 4; q++) {
+        p[q] = wasm_i32x4_splat(0);
+        if (q < n) {
+            v128 w[NV];
+            q32_unpack(t, b0 + q * bb, w);
+            p[q] = q32_dot(t, w, x->qs + 32 * (4 * g + q));
+            dh[q] = ld16(b0 + q * bb);
+            mh[q] = ld16(b0 + q * bb + 2);
+        }
+    }
+    v128 dw = fp16x4_to_f32x4(wasm_i32x4_make(dh[0], dh[1], dh[2], dh[3]));
+    v128 mw = fp16x4_to_f32x4(wasm_i32x4_make(mh[0], mh[1], mh[2], mh[3]));
+    return q32_terms(t, i32x4_sum4(p[0], p[1], p[2], p[3]), dw, mw, x, g);
+}
+
 /* One column: blocks unpacked and dotted one at a time. */
 INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x) {
-    uint32_t bb = q32_block_bytes(t), ng = round4(nb) / 4;
+    uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     v128 acc = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < ng; g++) {
+    const act_t *qs = x->qs;
+    for (uint32_t g = 0; g < nfull; g++, qs += 128) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        uint32_t n = min_u32(4, nb - 4 * g);
-        v128 p[4];
-        for (uint32_t q = 0; q < 4; q++) {
-            if (q < n) {
-                v128 w[NV];
-                q32_unpack(t, b0 + q * bb, w);
-                p[q] = q32_dot(t, w, x->qs + 32 * (4 * g + q));
-            } else {
-                p[q] = wasm_i32x4_splat(0);
-            }
-        }
-        v128 dw = q32_f16x4(b0, bb, n, 0);
-        v128 mw = t == T_Q4_1 ? q32_f16x4(b0, bb, n, 2) : dw;
-        acc = wasm_f32x4_add(acc, q32_terms(t, i32x4_sum4(p[0], p[1], p[2], p[3]), dw, mw, x, g));
+        v128 w0[NV], w1[NV], w2[NV], w3[NV];
+        q32_unpack(t, b0, w0);
+        v128 p0 = q32_dot(t, w0, qs);
+        q32_unpack(t, b0 + bb, w1);
+        v128 p1 = q32_dot(t, w1, qs + 32);
+        q32_unpack(t, b0 + 2 * bb, w2);
+        v128 p2 = q32_dot(t, w2, qs + 64);
+        q32_unpack(t, b0 + 3 * bb, w3);
+        v128 p3 = q32_dot(t, w3, qs + 96);
+        v128 dw = fp16x4_strided(b0, bb);
+        v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
+        acc = wasm_f32x4_add(acc, q32_terms(t, i32x4_sum4(p0, p1, p2, p3), dw, mw, x, g));
     }
+    if (nb % 4) acc = wasm_f32x4_add(acc, q32_tail_terms(t, row + (size_t)nfull * 4 * bb, nb % 4, x, nfull));
     return f32x4_lanes_sum(acc);
 }
 
 /* Up to TILE columns: each group of 4 blocks is unpacked once. */
 INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *xs, uint32_t jn,
                          float *y, uint32_t y_stride) {
-    uint32_t bb = q32_block_bytes(t), ng = round4(nb) / 4;
+    uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     v128 acc[TILE];
     for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < ng; g++) {
+    for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        uint32_t n = min_u32(4, nb - 4 * g);
-        v128 w[4][NV];
-        for (uint32_t q = 0; q < 4; q++) {
-            if (q < n) q32_unpack(t, b0 + q * bb, w[q]);
-            else for (int i = 0; i < NV; i++) w[q][i] = wasm_i32x4_splat(0);
-        }
-        v128 dw = q32_f16x4(b0, bb, n, 0);
-        v128 mw = t == T_Q4_1 ? q32_f16x4(b0, bb, n, 2) : dw;
+        v128 w0[NV], w1[NV], w2[NV], w3[NV];
+        q32_unpack(t, b0, w0);
+        q32_unpack(t, b0 + bb, w1);
+        q32_unpack(t, b0 + 2 * bb, w2);
+        q32_unpack(t, b0 + 3 * bb, w3);
+        v128 dw = fp16x4_strided(b0, bb);
+        v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
         for (uint32_t j = 0; j < jn; j++) {
             const act_t *qs = xs[j].qs + 128 * g;
-            v128 s = i32x4_sum4(q32_dot(t, w[0], qs), q32_dot(t, w[1], qs + 32), q32_dot(t, w[2], qs + 64), q32_dot(t, w[3], qs + 96));
+            v128 s = i32x4_sum4(q32_dot(t, w0, qs), q32_dot(t, w1, qs + 32), q32_dot(t, w2, qs + 64), q32_dot(t, w3, qs + 96));
             acc[j] = wasm_f32x4_add(acc[j], q32_terms(t, s, dw, mw, &xs[j], g));
         }
     }
+    if (nb % 4)
+        for (uint32_t j = 0; j < jn; j++)
+            acc[j] = wasm_f32x4_add(acc[j], q32_tail_terms(t, row + (size_t)nfull * 4 * bb, nb % 4, &xs[j], nfull));
     for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = f32x4_lanes_sum(acc[j]);
 }
 
@@ -189,19 +203,20 @@ INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
+    if (a->n_cols == 1) {
+        struct act_q8 x = act_q8_view(xq, k);
+        for (uint32_t r = r0; r < r1; r++) y[r] = q32_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb, nb, &x);
+        return;
+    }
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb;
         for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
             uint32_t jn = min_u32(TILE, a->n_cols - j0);
             float *yj = y + (size_t)j0 * a->y_stride + r;
-            if (jn == 1) {
-                struct act_q8 x = act_q8_view(xq + (size_t)j0 * col, k);
-                *yj = q32_row_dot1(t, row, nb, &x);
-            } else {
-                struct act_q8 xs[TILE];
-                for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
-                q32_row_tile(t, row, nb, xs, jn, yj, a->y_stride);
-            }
+            struct act_q8 xs[TILE];
+            for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
+            if (jn == 1) *yj = q32_row_dot1(t, row, nb, &xs[0]);
+            else q32_row_tile(t, row, nb, xs, jn, yj, a->y_stride);
         }
     }
 }

@@ -2,6 +2,16 @@
  * llama.cpp's x86 CPU backend quantizes it (ggml-cpu/arch/x86/quants.c, ggml-quants.c). Layouts: internal.h. */
 #include "internal.h"
 
+/* One run of 16 quants in the build's stored order (internal.h). */
+INLINE void store_run(act_t *qs, v128 q8) {
+#if RELAXED
+    st(qs, q8);
+#else
+    st(qs, wasm_i16x8_shr(wasm_i16x8_shl(q8, 8), 8));
+    st(qs + 8, wasm_i16x8_shr(q8, 8));
+#endif
+}
+
 INLINE int32_t round_to_int(float v) { return __builtin_wasm_trunc_saturate_s_i32_f32(__builtin_roundevenf(v)); }
 INLINE int32_t clamp_i8(int32_t v) { return v < -128 ? -128 : v > 127 ? 127 : v; }
 
@@ -18,7 +28,7 @@ static int32_t q8_block_ref(const float *x, act_t *qs, float *d_out, float *d_un
     int32_t sum = 0;
     for (int j = 0; j < 32; j++) {
         int32_t q = clamp_i8(round_to_int(x[j] * id));
-        qs[j] = (act_t)q;
+        qs[act_pos(j)] = (act_t)q;
         sum += q;
     }
     *d_out = round_fp16(d);
@@ -43,15 +53,8 @@ static int32_t q8_block(const float *x, act_t *qs, float *d_out, float *d_unroun
     v128 q8b = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q32[4], q32[5]), wasm_i16x8_narrow_i32x4(q32[6], q32[7]));
     v128 a0 = wasm_i16x8_extend_low_i8x16(q8a), a1 = wasm_i16x8_extend_high_i8x16(q8a);
     v128 a2 = wasm_i16x8_extend_low_i8x16(q8b), a3 = wasm_i16x8_extend_high_i8x16(q8b);
-#if RELAXED
-    st(qs, q8a);
-    st(qs + 16, q8b);
-#else
-    st(qs, a0);
-    st(qs + 8, a1);
-    st(qs + 16, a2);
-    st(qs + 24, a3);
-#endif
+    store_run(qs, q8a);
+    store_run(qs + 16, q8b);
     v128 s = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_add(a0, a1), wasm_i16x8_add(a2, a3)));
     s = wasm_i32x4_add(s, wasm_i32x4_shuffle(s, s, 2, 3, 0, 1));
     s = wasm_i32x4_add(s, wasm_i32x4_shuffle(s, s, 1, 0, 3, 2));
@@ -109,7 +112,7 @@ static float q8k_block_ref(const float *x, act_t *qs) {
     float iscale = -127.0f / max;
     for (int j = 0; j < 256; j++) {
         int32_t v = round_to_int(iscale * x[j]);
-        qs[j] = (act_t)(v < 127 ? v : 127);
+        qs[act_pos(j)] = (act_t)(v < 127 ? v : 127);
     }
     return 1.0f / iscale;
 }
@@ -137,13 +140,7 @@ static float q8k_block(const float *x, act_t *qs) {
         for (int u = 0; u < 4; u++)
             q[u] = wasm_i32x4_min(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(vs, ld(x + i + 4 * u)))), top);
         v128 h0 = wasm_i16x8_narrow_i32x4(q[0], q[1]), h1 = wasm_i16x8_narrow_i32x4(q[2], q[3]);
-#if RELAXED
-        st(qs + i, wasm_i8x16_narrow_i16x8(h0, h1));
-#else
-        v128 b = wasm_i8x16_narrow_i16x8(h0, h1);
-        st(qs + i, wasm_i16x8_extend_low_i8x16(b));
-        st(qs + i + 8, wasm_i16x8_extend_high_i8x16(b));
-#endif
+        store_run(qs + i, wasm_i8x16_narrow_i16x8(h0, h1));
     }
     return 1.0f / iscale;
 }

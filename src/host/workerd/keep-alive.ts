@@ -12,21 +12,11 @@ const pollMs = 10;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function busy(engine: Engine): boolean {
-  const s = engine.stats();
-  return s.active > 0 || s.queued > 0;
-}
-
 async function untilIdle(model: ServedModel): Promise<void> {
   const engine = await model.whenReady().catch(() => null);
   if (!engine) return;
-  // Idle must be seen twice a poll apart: after the last job finishes, the step loop still has one turn of the
-  // event loop to take (a timer queued before ours), and it must not lose its context in between.
-  for (;;) {
-    while (busy(engine)) await sleep(pollMs);
-    await sleep(pollMs);
-    if (!busy(engine)) return;
-  }
+  // `idle` turns true only once the step loop itself has stopped, so no context is released under a running loop
+  while (!engine.stats().idle) await sleep(pollMs);
 }
 
 export function holdContextUntilIdle(ctx: ExecutionContext | undefined, model: ServedModel): void {
