@@ -1,3 +1,7 @@
+import type { SpeculativeOptions, SpeculativeType } from './speculative/drafter.ts';
+
+export type { SpeculativeOptions, SpeculativeType };
+
 /**
  * What the rest of hearth (http/, cli, library users) sees of the engine. Nothing here knows about wasm or HTTP.
  */
@@ -60,6 +64,8 @@ export interface GenerateRequest {
   /** Return the chosen token's logprob and this many alternatives per step (0 = chosen only; undefined = none). */
   logprobs?: number;
   signal?: AbortSignal;
+  /** Speculative decoding for this request (default: the engine's). */
+  speculative?: SpeculativeOptions;
 }
 
 export interface TokenLogprob {
@@ -88,6 +94,15 @@ export type GenerationEvent =
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Present when the generation speculated. */
+  speculative?: {
+    type: SpeculativeType;
+    draftedTokens: number;
+    acceptedTokens: number;
+    acceptanceRate: number;
+    /** Tokens emitted per target forward while decoding (1 without speculation). */
+    tokensPerStep: number;
+  };
 }
 
 export interface Timings {
@@ -115,6 +130,8 @@ export interface EngineStats {
   requestsTotal: number;
   promptTokensTotal: number;
   completionTokensTotal: number;
+  draftedTokensTotal: number;
+  acceptedTokensTotal: number;
   /** Decode tokens/s over the recent window. */
   decodeTokS: number;
 }

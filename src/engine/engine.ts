@@ -3,13 +3,18 @@ import type { Engine, GenerateRequest, Generation } from './api.ts';
 import type { Model } from './load.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 
-export type EngineOptions = SchedulerOptions;
+export interface EngineOptions extends Omit<SchedulerOptions, 'draftModel'> {
+  /** A smaller model with the same vocabulary, for speculative type 'draft'. */
+  draftModel?: Model;
+}
 
 export function createEngine(model: Model, options: Partial<EngineOptions> = {}): Engine {
   const scheduler = new Scheduler(model.arch, model.tokenizer, {
     slots: options.slots ?? 1,
     queueLimit: options.queueLimit ?? 16,
     contextPerSlot: Math.min(options.contextPerSlot ?? 4096, model.info.trainedContext),
+    speculative: options.speculative,
+    draftModel: options.draftModel?.arch,
   });
   const { tokenizer } = model;
   return {

@@ -2,7 +2,7 @@
  * The library's one-call generation API: text or token ids in, tokens out as they are made (async iterator), abortable
  * with an AbortSignal. It runs through the same scheduler as the server, with one slot.
  */
-import { defaultSampling, type Engine, type GenerationEvent, type SamplingParams } from './api.ts';
+import { defaultSampling, type Engine, type GenerationEvent, type SamplingParams, type SpeculativeOptions } from './api.ts';
 import { createEngine } from './engine.ts';
 import type { Model } from './load.ts';
 
@@ -13,6 +13,7 @@ export interface GenerateOptions extends Partial<SamplingParams> {
   /** Context size of the private slot (default: min(4096, trained context)). */
   contextSize?: number;
   logprobs?: number;
+  speculative?: SpeculativeOptions;
 }
 
 const engines = new WeakMap<Model, { ctx: number; engine: Engine }>();
@@ -30,7 +31,7 @@ export function generate(model: Model, prompt: string | number[], options: Gener
   const ctx = Math.min(options.contextSize ?? 4096, model.info.trainedContext);
   const engine = engineFor(model, ctx);
   const ids = typeof prompt === 'string' ? engine.tokenize(prompt, { addSpecial: true, parseSpecial: false }) : prompt;
-  const { maxTokens, stop, signal, contextSize: _c, logprobs, ...sampling } = options;
+  const { maxTokens, stop, signal, contextSize: _c, logprobs, speculative, ...sampling } = options;
   return engine.submit({
     prompt: ids,
     maxTokens: maxTokens ?? Math.max(1, ctx - ids.length),
@@ -38,5 +39,6 @@ export function generate(model: Model, prompt: string | number[], options: Gener
     stop,
     signal,
     logprobs,
+    speculative,
   });
 }

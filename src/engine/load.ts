@@ -7,6 +7,7 @@ import { GgufError } from './gguf/errors.ts';
 import { readGguf, type GgufFile } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
 import { createKernels, type Kernels } from './models/kernels.ts';
+import { Gemma4Model, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
 import { LlamaModel, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
 import { ModelError, requireTensor, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
@@ -34,19 +35,48 @@ export interface Model {
   readonly loadMs: number;
 }
 
-const supportedArchs = ['llama'];
+/** What the loader needs from an architecture: its config reader, the tensors it reads, and its model class. */
+interface Architecture {
+  /** Reads and validates the hyper-parameters; returns the tensors to place and how to build the model on them. */
+  prepare(g: GgufFile): {
+    tensorNames: string[];
+    create(kernels: Kernels, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array): ArchModel;
+  };
+}
+
+function architecture<C>(
+  readConfig: (g: GgufFile) => C,
+  tensorNames: (g: GgufFile, c: C) => string[],
+  Model: new (kernels: Kernels, c: C, g: GgufFile, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array) => ArchModel,
+): Architecture {
+  return {
+    prepare(g) {
+      const config = readConfig(g);
+      return {
+        tensorNames: tensorNames(g, config),
+        create: (kernels, placed, maxBatch, freqFactors) => new Model(kernels, config, g, placed, maxBatch, freqFactors),
+      };
+    },
+  };
+}
+
+/** general.architecture → how to run it. */
+const architectures: Record<string, Architecture> = {
+  llama: architecture(readLlamaConfig, llamaTensorNames, LlamaModel),
+  gemma4: architecture((g) => readGemma4Config(g), gemma4TensorNames, Gemma4Model),
+};
+const supportedArchs = Object.keys(architectures);
 
 export async function loadModel(source: ModelSource, options: LoadOptions): Promise<Model> {
   const t0 = performance.now();
   const g = await readGguf(source);
   const arch = g.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new GgufError('missing_key', `${source.name}: no general.architecture`, 'general.architecture');
-  if (!supportedArchs.includes(arch)) {
+  if (!Object.hasOwn(architectures, arch)) {
     throw new ModelError('unsupported_arch', `${source.name}: architecture '${arch}' is not supported yet (supported: ${supportedArchs.join(', ')})`);
   }
-  const config = readLlamaConfig(g);
-  const names = llamaTensorNames(g, config);
-  const tensors = names.map((n) => requireTensor(g, n));
+  const plan = architectures[arch].prepare(g);
+  const tensors = plan.tensorNames.map((n) => requireTensor(g, n));
   for (const t of tensors) {
     const type = ggmlType(t.type);
     if (!type?.supported) {
@@ -81,7 +111,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     freqFactors = new Float32Array(bytes.slice().buffer);
   }
   const maxBatch = options.maxBatch ?? 64;
-  const model = new LlamaModel(kernels, config, g, placed, maxBatch, freqFactors);
+  const model = plan.create(kernels, placed, maxBatch, freqFactors);
   const tokenizer = createTokenizer(g.metadata);
   options.onProgress?.({ phase: 'ready', loadedBytes: totalBytes, totalBytes });
 
@@ -95,8 +125,8 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     id: options.id ?? source.name.replace(/^.*[\\/]/, '').replace(/\.gguf$/i, ''),
     arch,
     name: str('general.name'),
-    trainedContext: config.nCtxTrain,
-    vocabSize: config.nVocab,
+    trainedContext: model.nCtxTrain,
+    vocabSize: model.nVocab,
     parameters,
     weightBytes: totalBytes,
     chatTemplate: str('tokenizer.chat_template'),

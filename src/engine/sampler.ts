@@ -148,53 +148,104 @@ export class Sampler {
     return logits;
   }
 
-  /** Choose the next token from adjusted logits. */
-  pick(logits: Float32Array): number {
+  /**
+   * The distribution the next token is drawn from, given adjusted logits: greedy → all mass on the first maximum;
+   * otherwise top-k → top-p → min-p on the temperature-1 softmax (as llama.cpp orders them), then temperature.
+   */
+  distribution(logits: Float32Array): Distribution {
     const p = this.params;
-    if (p.temperature <= 0) return argmax(logits);
+    if (p.temperature <= 0) return { ids: [argmax(logits)], probs: [1] };
     let ids: number[];
     if (p.topK > 0) ids = topKIndices(logits, p.topK);
     else {
       ids = Array.from({ length: logits.length }, (_, i) => i);
       ids.sort((a, b) => logits[b] - logits[a] || a - b);
     }
-    // softmax over the candidates (at temperature 1, as llama.cpp's top-p and min-p see them)
     const max = logits[ids[0]];
-    let probs = ids.map((id) => Math.exp(logits[id] - max));
-    let sum = probs.reduce((a, b) => a + b, 0);
+    let weights = ids.map((id) => Math.exp(logits[id] - max));
     if (p.topP < 1) {
+      const sum = weights.reduce((a, b) => a + b, 0);
       let cum = 0;
       let keep = ids.length;
       for (let i = 0; i < ids.length; i++) {
-        cum += probs[i] / sum;
+        cum += weights[i] / sum;
         if (cum >= p.topP) {
           keep = i + 1;
           break;
         }
       }
       ids = ids.slice(0, keep);
-      probs = probs.slice(0, keep);
+      weights = weights.slice(0, keep);
     }
     if (p.minP > 0) {
-      // probs are relative to the max (probs[0] = 1), so the threshold is minP itself
+      // weights are relative to the max (weights[0] = 1), so the threshold is minP itself
       let keep = 1;
-      while (keep < ids.length && probs[keep] >= p.minP) keep++;
+      while (keep < ids.length && weights[keep] >= p.minP) keep++;
       ids = ids.slice(0, keep);
     }
-    const weights = ids.map((id) => Math.exp((logits[id] - max) / p.temperature));
-    sum = weights.reduce((a, b) => a + b, 0);
-    let r = this.rng.next() * sum;
-    for (let i = 0; i < ids.length; i++) {
-      r -= weights[i];
-      if (r < 0) return ids[i];
-    }
-    return ids[ids.length - 1];
+    const probs = ids.map((id) => Math.exp((logits[id] - max) / p.temperature));
+    const sum = probs.reduce((a, b) => a + b, 0);
+    return { ids, probs: probs.map((x) => x / sum) };
   }
 
-  /** Adjust then pick, and remember the choice. */
+  /** Draw from a distribution with this sampler's RNG. */
+  draw(d: Distribution): number {
+    if (d.ids.length === 1) return d.ids[0];
+    let r = this.rng.next();
+    for (let i = 0; i < d.ids.length; i++) {
+      r -= d.probs[i];
+      if (r < 0) return d.ids[i];
+    }
+    return d.ids[d.ids.length - 1];
+  }
+
+  /** Adjust, draw, and remember the choice. */
   sample(logits: Float32Array): number {
-    const id = this.pick(this.adjust(logits));
+    const id = this.draw(this.distribution(this.adjust(logits)));
     this.remember(id);
     return id;
   }
+
+  /**
+   * Speculative verification (Leviathan et al. / Chen et al., with a deterministic draft, i.e. q = one-hot):
+   * rows[i] are the target's logits after the context and draft[0..i-1]. Draft token i is accepted with
+   * probability p(draft[i]); on rejection the token is drawn from p with draft[i] removed (the residual
+   * max(p − q, 0) renormalised); if every draft token is accepted, one more is drawn from the last row. The
+   * emitted tokens are therefore distributed exactly as plain sampling would give; greedy keeps the longest
+   * agreeing prefix plus the target's own next token. Returns the emitted tokens (accepted drafts + 1).
+   */
+  verify(rows: Float32Array[], draft: readonly number[]): number[] {
+    const out: number[] = [];
+    for (let i = 0; i <= draft.length; i++) {
+      const dist = this.distribution(this.adjust(rows[i]));
+      if (i === draft.length) {
+        out.push(this.draw(dist));
+      } else {
+        const d = draft[i];
+        const at = dist.ids.indexOf(d);
+        const pd = at < 0 ? 0 : dist.probs[at];
+        if (pd >= 1 || (pd > 0 && this.rng.next() < pd)) {
+          out.push(d);
+          this.remember(d);
+          continue;
+        }
+        out.push(this.draw(at < 0 ? dist : withoutToken(dist, at)));
+      }
+      this.remember(out[out.length - 1]);
+      break;
+    }
+    return out;
+  }
+}
+
+export interface Distribution {
+  ids: number[];
+  probs: number[];
+}
+
+function withoutToken(d: Distribution, at: number): Distribution {
+  const rest = 1 - d.probs[at];
+  const ids = d.ids.filter((_, i) => i !== at);
+  const probs = d.probs.filter((_, i) => i !== at).map((x) => x / rest);
+  return { ids, probs };
 }

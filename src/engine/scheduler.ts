@@ -11,10 +11,14 @@ import {
   type Generation,
   type GenerationEvent,
   type TokenLogprob,
+  type Usage,
 } from './api.ts';
 import { EventQueue } from './events.ts';
 import type { ArchModel, ForwardSeq, KvCache } from './models/model.ts';
 import { Sampler, topLogprobs } from './sampler.ts';
+import type { Drafter, SpeculativeOptions } from './speculative/drafter.ts';
+import { DraftModelDrafter } from './speculative/draft-model.ts';
+import { NgramDrafter } from './speculative/ngram.ts';
 import { TextStream } from './text-stream.ts';
 import type { Tokenizer } from './tokenizer/index.ts';
 
@@ -22,6 +26,10 @@ export interface SchedulerOptions {
   slots: number;
   queueLimit: number;
   contextPerSlot: number;
+  /** Speculation used when a request does not say (default none). */
+  speculative?: SpeculativeOptions;
+  /** A smaller model sharing the vocabulary, for speculative type 'draft'. */
+  draftModel?: ArchModel;
 }
 
 interface Job {
@@ -42,10 +50,19 @@ interface Job {
   prefillMs: number;
   decodeMs: number;
   firstTokenAt: number;
+  specType: SpeculativeOptions['type'];
+  drafter: Drafter | null;
+  nMax: number;
+  drafted: number;
+  accepted: number;
+  /** Target forwards while decoding (tokens per step = generated / steps). */
+  decodeSteps: number;
 }
 
 interface Slot {
   kv: KvCache;
+  /** The slot's KV cache in the draft model, when there is one. */
+  draftKv: KvCache | null;
   job: Job | null;
 }
 
@@ -67,7 +84,7 @@ export class Scheduler {
   private readonly queue: Job[] = [];
   private running = false;
   private closed = false;
-  private totals = { requests: 0, prompt: 0, completion: 0 };
+  private totals = { requests: 0, prompt: 0, completion: 0, drafted: 0, accepted: 0, decodeSteps: 0 };
   private recent: { at: number; tokens: number }[] = [];
 
   constructor(
@@ -76,7 +93,14 @@ export class Scheduler {
     readonly options: SchedulerOptions,
   ) {
     if (options.slots < 1) throw new RangeError('slots must be ≥ 1');
-    this.slots = Array.from({ length: options.slots }, () => ({ kv: model.createKv(options.contextPerSlot), job: null }));
+    if (options.draftModel && options.draftModel.nVocab !== model.nVocab) {
+      throw new EngineError('invalid_request', `the draft model's vocabulary (${options.draftModel.nVocab}) differs from the target's (${model.nVocab})`);
+    }
+    this.slots = Array.from({ length: options.slots }, () => ({
+      kv: model.createKv(options.contextPerSlot),
+      draftKv: options.draftModel ? options.draftModel.createKv(options.contextPerSlot) : null,
+      job: null,
+    }));
   }
 
   submit(request: GenerateRequest): Generation {
@@ -100,6 +124,14 @@ export class Scheduler {
         throw new EngineError('invalid_request', `token id ${id} is outside the vocabulary (0..${this.model.nVocab - 1})`);
       }
     }
+    const spec = request.speculative ?? this.options.speculative ?? { type: 'none', nMax: 0 };
+    if (spec.type === 'draft' && !this.options.draftModel) {
+      throw new EngineError('invalid_request', "speculative type 'draft' needs a draft model (start the server with --draft-model)");
+    }
+    if (spec.type === 'mtp') throw new EngineError('invalid_request', "speculative type 'mtp' needs a Gemma 4 MTP assistant, which this model does not have");
+    if (spec.type !== 'none' && (!Number.isInteger(spec.nMax) || spec.nMax < 1 || spec.nMax > 16)) {
+      throw new EngineError('invalid_request', 'speculative n_max must be an integer from 1 to 16');
+    }
     const busy = this.slots.every((s) => s.job !== null);
     if (busy && this.queue.length >= this.options.queueLimit) {
       throw new EngineError('queue_full', `the queue is full (${this.options.queueLimit} waiting)`, this.retryAfter());
@@ -120,7 +152,14 @@ export class Scheduler {
       prefillMs: 0,
       decodeMs: 0,
       firstTokenAt: 0,
+      specType: spec.type,
+      drafter: null,
+      nMax: spec.type === 'none' ? 0 : spec.nMax,
+      drafted: 0,
+      accepted: 0,
+      decodeSteps: 0,
     };
+
     const cancel = () => this.cancel(job);
     job.events.onReturn = cancel;
     request.signal?.addEventListener('abort', cancel, { once: true });
@@ -146,6 +185,8 @@ export class Scheduler {
       requestsTotal: this.totals.requests,
       promptTokensTotal: this.totals.prompt,
       completionTokensTotal: this.totals.completion,
+      draftedTokensTotal: this.totals.drafted,
+      acceptedTokensTotal: this.totals.accepted,
       decodeTokS: span > 0 ? tokens / span : 0,
     };
   }
@@ -218,21 +259,39 @@ export class Scheduler {
           job.slot = slot;
           job.startedAt = now();
           slot.kv.used = 0;
+          job.drafter = this.drafterFor(job, slot);
         }
       }
     }
     return this.slots.filter((s) => s.job).length;
   }
 
+  private drafterFor(job: Job, slot: Slot): Drafter | null {
+    if (job.specType === 'ngram') return new NgramDrafter();
+    if (job.specType === 'draft' && this.options.draftModel && slot.draftKv) {
+      slot.draftKv.used = 0;
+      return new DraftModelDrafter(this.options.draftModel, this.options.contextPerSlot, slot.draftKv);
+    }
+    return null;
+  }
+
   private step(): void {
     const active = this.slots.filter((s): s is Slot & { job: Job } => s.job !== null);
     const batch: { job: Job; seq: ForwardSeq; prefill: boolean }[] = [];
     let budget = this.model.maxBatch;
-    // decoding slots first: one column each
+    // decoding slots first: their last token, plus a draft when speculating
+    const drafts = new Map<Job, number[]>();
     for (const { job, kv } of active) {
       if (job.prefilled < job.request.prompt.length) continue;
-      batch.push({ job, prefill: false, seq: { kv, tokens: [job.next], pos0: kv.used, logits: 'last' } });
-      budget--;
+      let draft: number[] = [];
+      if (job.drafter) {
+        // never draft past max_tokens, the context, or the batch
+        const room = Math.min(job.nMax, job.request.maxTokens - job.generated.length - 1, kv.size - kv.used - 2, budget - 1);
+        if (room > 0) draft = job.drafter.draft([...job.request.prompt, ...job.generated], room);
+      }
+      drafts.set(job, draft);
+      batch.push({ job, prefill: false, seq: { kv, tokens: [job.next, ...draft], pos0: kv.used, logits: draft.length ? 'all' : 'last' } });
+      budget -= 1 + draft.length;
     }
     for (const { job, kv } of active) {
       if (budget <= 0) break;
@@ -253,27 +312,62 @@ export class Scheduler {
       if (prefill) {
         job.prefilled += seq.tokens.length;
         job.prefillMs += ms;
-      } else job.decodeMs += ms;
-      const row = logits[i][0];
-      if (row) {
-        this.emitToken(job, row);
-        decoded++;
+      } else {
+        job.decodeMs += ms;
+        job.decodeSteps++;
       }
+      const rows = logits[i];
+      if (rows.length === 0) return;
+      const draft = drafts.get(job) ?? [];
+      if (draft.length === 0) {
+        this.emitToken(job, rows[0]);
+        decoded++;
+        return;
+      }
+      decoded += this.emitVerified(job, seq, rows, draft);
     });
     if (decoded > 0) this.recent.push({ at: now(), tokens: decoded });
   }
 
   private emitToken(job: Job, logits: Float32Array): void {
-    const req = job.request;
-    // logprobs describe the model's own distribution, so they are taken before bias and penalties touch the logits
-    const alternatives =
-      req.logprobs !== undefined ? topLogprobs(logits, req.logprobs, (t) => this.tokenizer.tokenText(t)) : undefined;
-    const chosenFrom = alternatives ? logits.slice() : undefined;
+    const alternatives = this.alternatives(job, logits);
     const id = job.sampler.sample(logits);
+    this.publish(job, id, alternatives);
+  }
+
+  /** Verify a draft against the target's rows; emit what is kept; roll the KV caches back past the rest. */
+  private emitVerified(job: Job, seq: ForwardSeq, rows: Float32Array[], draft: number[]): number {
+    const raw = job.request.logprobs !== undefined ? rows.map((r) => r.slice()) : null;
+    const emitted = job.sampler.verify(rows, draft);
+    const accepted = emitted.length - 1;
+    job.drafted += draft.length;
+    job.accepted += accepted;
+    this.totals.drafted += draft.length;
+    this.totals.accepted += accepted;
+    // cells hold [next, draft...]: keep next and the accepted drafts
+    seq.kv.used = seq.pos0 + 1 + accepted;
+    const historyBefore = job.request.prompt.length + job.generated.length;
+    job.drafter?.rollback(historyBefore + accepted);
+    let n = 0;
+    for (let i = 0; i < emitted.length && !job.finished; i++, n++) {
+      this.publish(job, emitted[i], raw ? this.alternatives(job, raw[i]) : undefined);
+    }
+    return n;
+  }
+
+  private alternatives(job: Job, logits: Float32Array) {
+    // logprobs describe the model's own distribution, so they are taken before bias and penalties touch the logits
+    return job.request.logprobs !== undefined
+      ? { ...topLogprobs(logits, job.request.logprobs, (t) => this.tokenizer.tokenText(t)), raw: logits.slice() }
+      : undefined;
+  }
+
+  private publish(job: Job, id: number, alternatives: ReturnType<Scheduler['alternatives']>): void {
+    const req = job.request;
     let logprob: (TokenLogprob & { top: TokenLogprob[] }) | undefined;
-    if (alternatives && chosenFrom) {
+    if (alternatives) {
       const { max, logSum } = alternatives.stats;
-      logprob = { id, text: this.tokenizer.tokenText(id), logprob: chosenFrom[id] - max - logSum, top: alternatives.top };
+      logprob = { id, text: this.tokenizer.tokenText(id), logprob: alternatives.raw[id] - max - logSum, top: alternatives.top };
     }
     job.generated.push(id);
     job.next = id;
@@ -290,8 +384,18 @@ export class Scheduler {
     else if (job.generated.length >= req.maxTokens) this.finish(job, 'length');
   }
 
-  private usage(job: Job) {
-    return { promptTokens: job.request.prompt.length, completionTokens: job.generated.length };
+  private usage(job: Job): Usage {
+    const usage: Usage = { promptTokens: job.request.prompt.length, completionTokens: job.generated.length };
+    if (job.drafter) {
+      usage.speculative = {
+        type: job.specType,
+        draftedTokens: job.drafted,
+        acceptedTokens: job.accepted,
+        acceptanceRate: job.drafted > 0 ? job.accepted / job.drafted : 0,
+        tokensPerStep: job.decodeSteps > 0 ? job.generated.length / job.decodeSteps : 0,
+      };
+    }
+    return usage;
   }
 
   private timings(job: Job) {

@@ -6,6 +6,11 @@
 #include <wasm_simd128.h>
 
 #define INLINE static inline __attribute__((always_inline))
+/* V8's optimizing compiler keeps wasm loads in program order but places pure arithmetic late, just before its
+ * first use; in an unrolled kernel that hoists every block's loads above all the arithmetic and the values spill.
+ * Storing a block's result to a thread-local (stack) sink ties its arithmetic down before the next block's loads.
+ * Kernels declare `volatile v128 sink;` and write PIN(sink, value) between the blocks they unroll. */
+#define PIN(sink, v) ((sink) = (v))
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 /* The relaxed build stores activations as int8 (the relaxed dot's signed first operand); the baseline build stores
@@ -140,19 +145,24 @@ INLINE void fp16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
     *hi = fp16hi_to_f32x4_exact(b);
 }
 
-/* The same for 32 values (4 vectors of halves), with one inf/NaN test for all of them. */
+/* The same for 32 values (4 vectors of halves): one inf/NaN test for all of them up front, so the common path
+ * converts without fix-ups (and without keeping the raw halves alive). */
 INLINE void fp16x32_to_f32(const v128 h[4], v128 out[8]) {
     const v128 z = wasm_i32x4_splat(0), e = wasm_i16x8_splat(0x7c00);
-    v128 x[8];
-    for (int i = 0; i < 4; i++) {
-        x[2 * i] = wasm_i16x8_shuffle(z, h[i], 0, 8, 1, 9, 2, 10, 3, 11);
-        x[2 * i + 1] = wasm_i16x8_shuffle(z, h[i], 4, 12, 5, 13, 6, 14, 7, 15);
-    }
-    for (int i = 0; i < 8; i++) out[i] = fp16hi_to_f32x4(x[i]);
     v128 sp = wasm_v128_or(wasm_v128_or(wasm_i16x8_eq(wasm_v128_and(h[0], e), e), wasm_i16x8_eq(wasm_v128_and(h[1], e), e)),
                            wasm_v128_or(wasm_i16x8_eq(wasm_v128_and(h[2], e), e), wasm_i16x8_eq(wasm_v128_and(h[3], e), e)));
-    if (__builtin_expect(wasm_v128_any_true(sp), 0))
-        for (int i = 0; i < 8; i++) out[i] = fp16hi_fix(out[i], x[i]);
+    if (__builtin_expect(wasm_v128_any_true(sp), 0)) {
+        /* a different formula on purpose: sharing the fast path's values would keep them alive across the test */
+        for (int i = 0; i < 4; i++) {
+            out[2 * i] = fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(h[i]));
+            out[2 * i + 1] = fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(h[i]));
+        }
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        out[2 * i] = fp16hi_to_f32x4(wasm_i16x8_shuffle(z, h[i], 0, 8, 1, 9, 2, 10, 3, 11));
+        out[2 * i + 1] = fp16hi_to_f32x4(wasm_i16x8_shuffle(z, h[i], 4, 12, 5, 13, 6, 14, 7, 15));
+    }
 }
 
 INLINE void bf16x8_to_f32x4x2(v128 h, v128 *lo, v128 *hi) {
@@ -198,7 +208,8 @@ quantize_fn act_quantizer(enum act_format act, int ref);
 
 /* Activation layouts (one column; offsets from the column start, all 16-byte aligned):
  *   ACT_F32/F16/BF16: float[k] (F16/BF16: the rounded values, kept as f32 so weight rows convert once).
- *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants).
+ *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants);
+ *             relaxed build only: int16 wide[k] (see struct act_q8).
  *   ACT_Q8_1: act_t qs[k]; float d[nb4]; float s[nb4] (f16(d * sum q)).
  *   ACT_Q8_K: act_t qs[k]; float d[ns4]; int16 bsum16[k/16]; int16 bsum32[k/32].
  * nb4 / ns4: the block / super-block count rounded up to 4, the padding zero (the kernels read scales 4 at a time).
@@ -206,16 +217,14 @@ quantize_fn act_quantizer(enum act_format act, int ref);
  * so weights can be split into int16 lanes with a mask and a shift (x & 0xff, x >> 8) instead of widening. */
 INLINE uint32_t round4(uint32_t n) { return (n + 3u) & ~3u; }
 
-/* Position of quant e of an activation column in its stored order. */
-INLINE uint32_t act_pos(uint32_t e) {
-#if RELAXED
-    return e;
-#else
-    return (e & ~15u) | ((e & 1u) << 3) | ((e & 15u) >> 1);
-#endif
-}
+/* Position of quant e in an int16 copy (even-indexed values of each run of 16 first), and in the build's qs. */
+INLINE uint32_t act_pos16(uint32_t e) { return (e & ~15u) | ((e & 1u) << 3) | ((e & 15u) >> 1); }
+INLINE uint32_t act_pos(uint32_t e) { return RELAXED ? e : act_pos16(e); }
 
-struct act_q8 { const act_t *qs; const float *d; const int32_t *bsum; const float *s; };
+/* wide: the quants as int16 in act_pos16 order. In the baseline build that is qs itself; the relaxed build keeps
+ * an extra int16 copy after the Q8_0 layout, because Q8_0 weights (signed, -128..127) have no exact relaxed-dot
+ * form as cheap as i32x4.dot_i16x8_s. */
+struct act_q8 { const act_t *qs; const float *d; const int32_t *bsum; const float *s; const int16_t *wide; };
 struct act_q8k { const act_t *qs; const float *d; const int16_t *bsum16; const int16_t *bsum32; };
 
 INLINE struct act_q8 act_q8_view(const uint8_t *col, uint32_t k) {
@@ -225,6 +234,7 @@ INLINE struct act_q8 act_q8_view(const uint8_t *col, uint32_t k) {
     v.d = (const float *)(col + k * sizeof(act_t));
     v.bsum = (const int32_t *)(col + k * sizeof(act_t) + nb4 * 4);
     v.s = (const float *)v.bsum;
+    v.wide = RELAXED ? (const int16_t *)(col + k * sizeof(act_t) + nb4 * 8) : (const int16_t *)col;
     return v;
 }
 

@@ -56,11 +56,37 @@ INLINE void load_chunk(enum float_kind kind, const uint8_t *row, uint32_t i, v12
         for (int q = 0; q < 8; q++) w[q] = ld((const float *)row + i + 4 * q);
         return;
     }
-    for (int h = 0; h < 4; h++) {
-        v128 v = ld((const uint16_t *)row + i + 8 * h);
-        if (kind == KIND_F16) fp16x8_to_f32x4x2(v, &w[2 * h], &w[2 * h + 1]);
-        else bf16x8_to_f32x4x2(v, &w[2 * h], &w[2 * h + 1]);
+    const uint16_t *p = (const uint16_t *)row + i;
+    if (kind == KIND_F16) {
+        v128 h[4] = { ld(p), ld(p + 8), ld(p + 16), ld(p + 24) };
+        fp16x32_to_f32(h, w);
+        return;
     }
+    for (int h = 0; h < 4; h++) bf16x8_to_f32x4x2(ld(p + 8 * h), &w[2 * h], &w[2 * h + 1]);
+}
+
+INLINE float float_finish(enum float_kind kind, const v128 acc[8], const uint8_t *row, const float *x, uint32_t np, uint32_t k) {
+    v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[4]), wasm_f32x4_add(acc[2], acc[6]));
+    v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[1], acc[5]), wasm_f32x4_add(acc[3], acc[7]));
+    float s[8];
+    st(s, lo);
+    st(s + 4, hi);
+    return finish_leftovers(kind, reduce_lanes(kind, s), row, x, np, k);
+}
+
+/* One weight row against one column, the 8 accumulators in registers. */
+INLINE float float_dot1(enum float_kind kind, const uint8_t *row, uint32_t k, const float *x) {
+    uint32_t np = k & ~31u;
+    v128 acc[8];
+    volatile v128 sink;
+    for (int q = 0; q < 8; q++) acc[q] = wasm_f32x4_splat(0.0f);
+    for (uint32_t i = 0; i < np; i += 32) {
+        v128 w[8];
+        load_chunk(kind, row, i, w);
+        for (int q = 0; q < 8; q++) acc[q] = wasm_f32x4_add(acc[q], wasm_f32x4_mul(w[q], ld(x + i + 4 * q)));
+        PIN(sink, acc[7]);
+    }
+    return float_finish(kind, acc, row, x, np, k);
 }
 
 /* One weight row against jn (<= TILE) columns: each 32-element chunk is loaded and converted once. */
@@ -68,6 +94,7 @@ INLINE void float_tile(enum float_kind kind, const uint8_t *row, uint32_t k, con
                        uint32_t jn, float *y, uint32_t y_stride) {
     uint32_t np = k & ~31u;
     v128 acc[TILE][8];
+    volatile v128 sink;
     for (uint32_t j = 0; j < jn; j++)
         for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_splat(0.0f);
     for (uint32_t i = 0; i < np; i += 32) {
@@ -76,29 +103,27 @@ INLINE void float_tile(enum float_kind kind, const uint8_t *row, uint32_t k, con
         for (uint32_t j = 0; j < jn; j++) {
             const float *x = (const float *)(x0 + (size_t)j * col) + i;
             for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_add(acc[j][q], wasm_f32x4_mul(w[q], ld(x + 4 * q)));
+            PIN(sink, acc[j][7]);
         }
     }
-    for (uint32_t j = 0; j < jn; j++) {
-        v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[j][0], acc[j][4]), wasm_f32x4_add(acc[j][2], acc[j][6]));
-        v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[j][1], acc[j][5]), wasm_f32x4_add(acc[j][3], acc[j][7]));
-        float s[8];
-        st(s, lo);
-        st(s + 4, hi);
-        y[(size_t)j * y_stride] = finish_leftovers(kind, reduce_lanes(kind, s), row, (const float *)(x0 + (size_t)j * col), np, k);
-    }
+    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = float_finish(kind, acc[j], row, (const float *)(x0 + (size_t)j * col), np, k);
 }
 
 INLINE void float_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum float_kind kind) {
     uint32_t k = a->k, esz = kind == KIND_F32 ? 4 : 2, col = (k * 4 + 15) & ~15u;
     const uint8_t *x = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
+    if (a->n_cols == 1) {
+        for (uint32_t r = r0; r < r1; r++) y[r] = float_dot1(kind, (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz, k, (const float *)x);
+        return;
+    }
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz;
         for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
             uint32_t jn = min_u32(TILE, a->n_cols - j0);
             const uint8_t *xj = x + (size_t)j0 * col;
             float *yj = y + (size_t)j0 * a->y_stride + r;
-            if (jn == 1) float_tile(kind, row, k, xj, col, 1, yj, a->y_stride);
+            if (jn == 1) *yj = float_dot1(kind, row, k, (const float *)xj);
             else float_tile(kind, row, k, xj, col, jn, yj, a->y_stride);
         }
     }

@@ -236,11 +236,15 @@ INLINE void kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act
     struct kq_scales s = kq_scales_of(t, blk);
     const act_t *qs = x->qs + 256 * b;
     v128 w[KV];
+    volatile v128 sink;
     if (t == T_Q6_K) {
         v128 dots[16];
         for (int n = 0; n < 2; n++) {
             q6k_unpack_half(blk, n, w);
-            for (int g = 0; g < 8; g++) dots[8 * n + g] = dot16(w, 8 * n + g, qs);
+            for (int g = 0; g < 8; g++) {
+                dots[8 * n + g] = dot16(w, 8 * n + g, qs);
+                PIN(sink, dots[8 * n + g]);
+            }
         }
         *sv = q6k_finish(dots, &s, x, b);
         *mv = wasm_i32x4_splat(0);
@@ -249,7 +253,9 @@ INLINE void kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act
         for (int c = 0; c < 4; c++) {
             q45k_unpack_chunk(t, blk, c, w);
             dots[2 * c] = dot32(w, 2 * c, qs);
+            PIN(sink, dots[2 * c]);
             dots[2 * c + 1] = dot32(w, 2 * c + 1, qs);
+            PIN(sink, dots[2 * c + 1]);
         }
         q45k_finish(dots, &s, x, b, sv, mv);
     }
@@ -294,14 +300,21 @@ INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const 
 /* One unpacked super-block against one column: (isum, imin) partial vectors. */
 INLINE void kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b, v128 *sv, v128 *mv) {
     const act_t *qs = x->qs + 256 * b;
+    volatile v128 sink;
     if (t == T_Q6_K) {
         v128 dots[16];
-        for (int i = 0; i < 16; i++) dots[i] = dot16(w, i, qs);
+        for (int i = 0; i < 16; i++) {
+            dots[i] = dot16(w, i, qs);
+            PIN(sink, dots[i]);
+        }
         *sv = q6k_finish(dots, s, x, b);
         *mv = wasm_i32x4_splat(0);
     } else {
         v128 dots[8];
-        for (int i = 0; i < 8; i++) dots[i] = dot32(w, i, qs);
+        for (int i = 0; i < 8; i++) {
+            dots[i] = dot32(w, i, qs);
+            PIN(sink, dots[i]);
+        }
         q45k_finish(dots, s, x, b, sv, mv);
     }
 }

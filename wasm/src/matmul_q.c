@@ -20,11 +20,13 @@ INLINE uint32_t q32_block_bytes(enum q32_type t) { return t == T_Q8_0 ? 34 : t =
 
 /* ---- scalar twin ---- */
 
-INLINE int32_t q32_isum_ref(enum q32_type t, const uint8_t *blk, const act_t *x) {
+INLINE int32_t q32_isum_ref(enum q32_type t, const uint8_t *blk, const struct act_q8 *xa, uint32_t b) {
     int32_t sum = 0;
+    const act_t *x = xa->qs + 32 * b;
     if (t == T_Q8_0) {
         const int8_t *q = (const int8_t *)(blk + 2);
-        for (uint32_t j = 0; j < 32; j++) sum += q[j] * x[act_pos(j)];
+        const int16_t *xw = xa->wide + 32 * b;
+        for (uint32_t j = 0; j < 32; j++) sum += q[j] * xw[act_pos16(j)];
     } else {
         const uint8_t *q = blk + (t == T_Q4_0 ? 2 : 4);
         int off = t == T_Q4_0 ? 8 : 0;
@@ -43,7 +45,7 @@ INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, 
             float lane[4] = { 0, 0, 0, 0 };
             for (uint32_t b = 0; b < nb4; b++) {
                 const uint8_t *blk = row + (size_t)b * bb;
-                int32_t sumi = b < nb ? q32_isum_ref(t, blk, x.qs + 32 * b) : 0;
+                int32_t sumi = b < nb ? q32_isum_ref(t, blk, &x, b) : 0;
                 float dw = b < nb ? fp16_to_f32(ld16(blk)) : 0.0f;
                 float dxy = dw * x.d[b];
                 float term;
@@ -62,26 +64,18 @@ INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, 
 
 /* ---- SIMD ---- */
 
-/* An unpacked block is 4 vectors. Baseline: int16 lanes in the activation's even/odd order (internal.h), i.e.
- * [even of 0..15, odd of 0..15, even of 16..31, odd of 16..31]. Relaxed: bytes; the nibble types use 2 (low and
- * high nibbles), Q8_0 all 4 (low 7 bits of each half, then the sign bits as 0/1). */
+/* An unpacked block is 4 vectors of int16 lanes in act_pos16 order (internal.h), i.e. [even of 0..15, odd of 0..15,
+ * even of 16..31, odd of 16..31]; except the nibble types in the relaxed build: 2 vectors of bytes (low and high
+ * nibbles) for the relaxed dot. Q8_0 takes the int16 path in both builds (exact and cheapest for signed weights). */
 #define NV 4
 
 INLINE void q32_unpack(enum q32_type t, const uint8_t *blk, v128 w[NV]) {
-    if (t == T_Q8_0) {
+    if (t == T_Q8_0) { /* both builds: sign-extended int16 lanes in act_pos16 order */
         v128 v0 = ld(blk + 2), v1 = ld(blk + 18);
-#if RELAXED
-        const v128 low7 = wasm_i8x16_splat(0x7f), one = wasm_i8x16_splat(1), z = wasm_i8x16_splat(0);
-        w[0] = wasm_v128_and(v0, low7);
-        w[1] = wasm_v128_and(v1, low7);
-        w[2] = wasm_v128_and(wasm_i8x16_lt(v0, z), one);
-        w[3] = wasm_v128_and(wasm_i8x16_lt(v1, z), one);
-#else
         w[0] = wasm_i16x8_shr(wasm_i16x8_shl(v0, 8), 8);
         w[1] = wasm_i16x8_shr(v0, 8);
         w[2] = wasm_i16x8_shr(wasm_i16x8_shl(v1, 8), 8);
         w[3] = wasm_i16x8_shr(v1, 8);
-#endif
         return;
     }
     v128 v = ld(blk + (t == T_Q4_0 ? 2 : 4));
@@ -99,23 +93,19 @@ INLINE void q32_unpack(enum q32_type t, const uint8_t *blk, v128 w[NV]) {
 #endif
 }
 
-/* i32x4 whose lane sum is the block's sum w * a (nibbles unsigned). */
-INLINE v128 q32_dot(enum q32_type t, const v128 w[NV], const act_t *x) {
+/* i32x4 whose lane sum is block b's sum w * a (nibbles unsigned). */
+INLINE v128 q32_dot(enum q32_type t, const v128 w[NV], const struct act_q8 *xa, uint32_t b) {
 #if RELAXED
-    const v128 z = wasm_i32x4_splat(0);
-    v128 a0 = ld(x), a1 = ld(x + 16);
-    if (t == T_Q8_0) {
-        v128 low = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[1], z));
-        v128 neg = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[2], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[3], z));
-        return wasm_i32x4_sub(low, wasm_i32x4_shl(neg, 7));
+    if (t != T_Q8_0) {
+        const act_t *x = xa->qs + 32 * b;
+        return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x), w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 16), w[1], wasm_i32x4_splat(0)));
     }
-    return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a0, w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a1, w[1], z));
-#else
+#endif
     (void)t;
+    const int16_t *x = xa->wide + 32 * b;
     v128 s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], ld(x)), wasm_i32x4_dot_i16x8(w[1], ld(x + 8)));
     v128 s1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2], ld(x + 16)), wasm_i32x4_dot_i16x8(w[3], ld(x + 24)));
     return wasm_i32x4_add(s0, s1);
-#endif
 }
 
 /* The 4 float terms of group g from its 4 block sums (sum of n * a for the nibble types). */
@@ -137,7 +127,7 @@ INLINE v128 q32_tail_terms(enum q32_type t, const uint8_t *b0, uint32_t n, const
         if (q < n) {
             v128 w[NV];
             q32_unpack(t, b0 + q * bb, w);
-            p[q] = q32_dot(t, w, x->qs + 32 * (4 * g + q));
+            p[q] = q32_dot(t, w, x, 4 * g + q);
             dh[q] = ld16(b0 + q * bb);
             mh[q] = ld16(b0 + q * bb + 2);
         }
@@ -151,18 +141,22 @@ INLINE v128 q32_tail_terms(enum q32_type t, const uint8_t *b0, uint32_t n, const
 INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     v128 acc = wasm_f32x4_splat(0.0f);
-    const act_t *qs = x->qs;
-    for (uint32_t g = 0; g < nfull; g++, qs += 128) {
+    volatile v128 sink;
+    for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
         v128 w0[NV], w1[NV], w2[NV], w3[NV];
         q32_unpack(t, b0, w0);
-        v128 p0 = q32_dot(t, w0, qs);
+        v128 p0 = q32_dot(t, w0, x, 4 * g + 0);
+        PIN(sink, p0);
         q32_unpack(t, b0 + bb, w1);
-        v128 p1 = q32_dot(t, w1, qs + 32);
+        v128 p1 = q32_dot(t, w1, x, 4 * g + 1);
+        PIN(sink, p1);
         q32_unpack(t, b0 + 2 * bb, w2);
-        v128 p2 = q32_dot(t, w2, qs + 64);
+        v128 p2 = q32_dot(t, w2, x, 4 * g + 2);
+        PIN(sink, p2);
         q32_unpack(t, b0 + 3 * bb, w3);
-        v128 p3 = q32_dot(t, w3, qs + 96);
+        v128 p3 = q32_dot(t, w3, x, 4 * g + 3);
+        PIN(sink, p3);
         v128 dw = fp16x4_strided(b0, bb);
         v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
         acc = wasm_f32x4_add(acc, q32_terms(t, i32x4_sum4(p0, p1, p2, p3), dw, mw, x, g));
@@ -171,25 +165,29 @@ INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, cons
     return f32x4_lanes_sum(acc);
 }
 
-/* Up to TILE columns: each group of 4 blocks is unpacked once. */
+/* Up to TILE columns: each group of 4 blocks is unpacked once into a buffer, then dotted with every column. */
 INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *xs, uint32_t jn,
                          float *y, uint32_t y_stride) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     v128 acc[TILE];
+    v128 w[4][NV];
+    volatile v128 sink;
     for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
     for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        v128 w0[NV], w1[NV], w2[NV], w3[NV];
-        q32_unpack(t, b0, w0);
-        q32_unpack(t, b0 + bb, w1);
-        q32_unpack(t, b0 + 2 * bb, w2);
-        q32_unpack(t, b0 + 3 * bb, w3);
+        for (uint32_t q = 0; q < 4; q++) q32_unpack(t, b0 + q * bb, w[q]);
         v128 dw = fp16x4_strided(b0, bb);
         v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
         for (uint32_t j = 0; j < jn; j++) {
-            const act_t *qs = xs[j].qs + 128 * g;
-            v128 s = i32x4_sum4(q32_dot(t, w0, qs), q32_dot(t, w1, qs + 32), q32_dot(t, w2, qs + 64), q32_dot(t, w3, qs + 96));
-            acc[j] = wasm_f32x4_add(acc[j], q32_terms(t, s, dw, mw, &xs[j], g));
+            v128 p0 = q32_dot(t, w[0], &xs[j], 4 * g + 0);
+            PIN(sink, p0);
+            v128 p1 = q32_dot(t, w[1], &xs[j], 4 * g + 1);
+            PIN(sink, p1);
+            v128 p2 = q32_dot(t, w[2], &xs[j], 4 * g + 2);
+            PIN(sink, p2);
+            v128 p3 = q32_dot(t, w[3], &xs[j], 4 * g + 3);
+            PIN(sink, p3);
+            acc[j] = wasm_f32x4_add(acc[j], q32_terms(t, i32x4_sum4(p0, p1, p2, p3), dw, mw, &xs[j], g));
         }
     }
     if (nb % 4)

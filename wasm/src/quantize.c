@@ -81,6 +81,20 @@ INLINE void quantize_q8(const float *x, uint8_t *xq, uint32_t k, int ref, int su
         d[b] = 0.0f;
         bsum[b] = 0;
     }
+#if RELAXED
+    if (!sums_as_s) { /* Q8_0 in the relaxed build: the int16 copy for Q8_0 weights (internal.h, struct act_q8) */
+        int16_t *wide = (int16_t *)(bsum + nb4);
+        if (ref) {
+            for (uint32_t i = 0; i < k; i++) wide[act_pos16(i)] = qs[i];
+        } else {
+            for (uint32_t i = 0; i < k; i += 16) {
+                v128 q8 = ld(qs + i);
+                st(wide + i, wasm_i16x8_shr(wasm_i16x8_shl(q8, 8), 8));
+                st(wide + i + 8, wasm_i16x8_shr(q8, 8));
+            }
+        }
+    }
+#endif
 }
 
 void quantize_q8_0(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 0); }

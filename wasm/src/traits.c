@@ -30,7 +30,8 @@ const struct weight_traits *weight_traits_of(uint32_t wtype) {
 uint32_t act_row_bytes(enum act_format act, uint32_t k) {
     switch (act) {
     case ACT_F32: case ACT_F16: case ACT_BF16: return (k * 4 + 15) & ~15u;
-    case ACT_Q8_0: case ACT_Q8_1: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32);
+    case ACT_Q8_0: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32) + (RELAXED ? 2 * k : 0);
+    case ACT_Q8_1: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32);
     case ACT_Q8_K: return k * (uint32_t)sizeof(act_t) + 4 * round4(k / 256) + k / 8 + k / 16;
     default: return 0;
     }

@@ -39,7 +39,7 @@ export interface SyntheticLlamaOptions {
 // ---- seeded random numbers ----------------------------------------------------------------------------------------
 
 /** sfc32: small, fast, good enough for weights; seeded from a string so each tensor has its own stream. */
-class Random {
+export class Random {
   private a: number;
   private b: number;
   private c: number;
@@ -181,7 +181,7 @@ export function syntheticVocab(size: number, seed: number): SyntheticVocab {
 // ---- tensors ------------------------------------------------------------------------------------------------------
 
 // llama_ftype values for general.file_type (informational: llama.cpp prints it).
-const fileTypeOf: Record<number, number> = {
+export const fileTypeOf: Record<number, number> = {
   [GGML_TYPE.F32]: 0, [GGML_TYPE.F16]: 1, [GGML_TYPE.Q4_0]: 2, [GGML_TYPE.Q4_1]: 3, [GGML_TYPE.Q8_0]: 7,
   [GGML_TYPE.Q4_K]: 15, [GGML_TYPE.Q5_K]: 17, [GGML_TYPE.Q6_K]: 18, [GGML_TYPE.BF16]: 32,
 };
@@ -192,7 +192,7 @@ const CHUNK_VALUES = 1 << 20; // values generated per chunk: bounds memory whate
  * A [cols, rows] matrix with N(0, std²) entries, encoded as `type`, produced a few rows at a time.
  * `twin` stores them as F32 holding the dequantized `type` values instead.
  */
-function matrix(
+export function matrix(
   name: string, cols: number, rows: number, type: number, std: number, seed: number, twin: boolean, rowScales?: Float32Array,
 ): GgufTensorInput {
   const t = ggmlType(type)!;
@@ -221,11 +221,11 @@ function matrix(
   };
 }
 
-function vector(name: string, values: Float32Array): GgufTensorInput {
+export function vector(name: string, values: Float32Array): GgufTensorInput {
   return { name, dims: [values.length], type: GGML_TYPE.F32, data: new Uint8Array(values.buffer) };
 }
 
-function normWeights(n: number, seed: number, name: string): Float32Array {
+export function normWeights(n: number, seed: number, name: string): Float32Array {
   const w = new Float32Array(n);
   new Random(seed, name).fillNormal(w, 1);
   // around 1, never near 0: a non-trivial scale still exercises the norm's weight multiply

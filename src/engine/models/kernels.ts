@@ -44,7 +44,14 @@ export interface Kernels {
   kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number): void;
   attention(call: AttentionCall): void;
   siluMul(a: number, b: number, out: number, n: number): void;
+  /** out = gelu_tanh(a) * b with ggml's f16-table GELU (gemma). */
+  geluMul(a: number, b: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
+  mul(a: number, b: number, out: number, n: number): void;
+  /** out = a * s (f32). */
+  scale(a: number, s: number, out: number, n: number): void;
+  /** out = tanhf(a * (1/cap)) * cap (final logit soft-cap). */
+  softcap(a: number, cap: number, out: number, n: number): void;
   close(): Promise<void>;
 }
 
@@ -81,7 +88,11 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
     kvStore: (src, srcStride, dst, width, nTokens, cells) => ops.kvStore(src, srcStride, dst, width, nTokens, cells),
     attention: (call) => ops.attention(call),
     siluMul: (a, b, out, n) => ops.siluMul(a, b, out, n),
+    geluMul: (a, b, out, n) => ops.geluMul(a, b, out, n),
     add: (a, b, out, n) => ops.add(a, b, out, n),
+    mul: (a, b, out, n) => ops.mul(a, b, out, n),
+    scale: (a, s, out, n) => ops.scale(a, s, out, n),
+    softcap: (a, cap, out, n) => ops.softcap(a, cap, out, n),
     close: async () => {},
   };
 }

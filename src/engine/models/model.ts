@@ -21,11 +21,25 @@ export interface Weight {
   rows: number;
 }
 
-/** One sequence's KV cache: per layer, K and V rows (f16) for `size` cells. `used` = cells filled (n_past). */
+/**
+ * One sequence's KV cache: per layer, K and V rows (f16). `size` = positions the sequence may reach (its context),
+ * `used` = positions filled (n_past). By default a layer has `size` cells and cell index = position. A layer may
+ * instead keep fewer cells (`cells`) with the position each holds in `cellPos` (int32[cells], -1 = empty): a
+ * sliding-window ring. Layers that share a cache (Gemma 4 KV sharing) hold the same pointers.
+ */
 export interface KvCache {
   size: number;
   used: number;
-  layers: { k: number; v: number }[];
+  layers: KvLayer[];
+}
+
+export interface KvLayer {
+  k: number;
+  v: number;
+  /** Cells in this layer's cache (default: the cache's `size`). */
+  cells?: number;
+  /** int32[cells]: position held by each cell, -1 for none (absent: cell index = position). */
+  cellPos?: number;
 }
 
 /** One sequence's part of a batched forward: its new tokens, the position of the first, and which logits it wants. */
