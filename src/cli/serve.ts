@@ -22,9 +22,11 @@ const help = `usage: hearth serve [--model FILE] [options]
   --api-key KEY      require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY; none = open)
   --cors ORIGINS     allow these origins (comma-separated, or *); CORS is off by default
   --max-body BYTES   largest request body (default 4194304)
+  --speculative T[:N] default speculative decoding: ngram, draft (needs --draft-model) or none; N tokens per draft
+  --draft-model FILE a smaller GGUF with the same vocabulary, for --speculative draft
 
 Environment: HEARTH_API_KEY, HEARTH_CORS_ORIGINS, HEARTH_MAX_BODY_BYTES, HEARTH_PARALLEL, HEARTH_QUEUE_LIMIT,
-HEARTH_CONTEXT, HEARTH_THREADS, PORT, HOST (flags win).`;
+HEARTH_CONTEXT, HEARTH_THREADS, HEARTH_SPECULATIVE, PORT, HOST (flags win).`;
 
 /** The embedded demo model: beside the bundle (dist/cli.js), or in dist/ when run from source. */
 function defaultModelPath(): string {
@@ -51,6 +53,8 @@ export async function main(argv: string[]): Promise<void> {
         'api-key': { type: 'string' },
         cors: { type: 'string' },
         'max-body': { type: 'string' },
+        speculative: { type: 'string' },
+        'draft-model': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -70,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
     [values['api-key'], 'HEARTH_API_KEY'],
     [values.cors, 'HEARTH_CORS_ORIGINS'],
     [values['max-body'], 'HEARTH_MAX_BODY_BYTES'],
+    [values.speculative, 'HEARTH_SPECULATIVE'],
   ];
   for (const [flag, name] of flagToEnv) if (flag !== undefined) env[name] = flag;
 
@@ -87,12 +92,18 @@ export async function main(argv: string[]): Promise<void> {
 
   let lastPct = -1;
   const model = ServedModel.load(async (onProgress) =>
-    startEngine(await fileSource(modelPath), readNodeCoreModule(), config.engine, (p) => {
-      onProgress(p);
-      const pct = p.totalBytes > 0 ? Math.floor((100 * p.loadedBytes) / p.totalBytes) : 0;
-      if (p.phase === 'weights' && pct !== lastPct && process.stderr.isTTY) process.stderr.write(`\rloading ${pct}%`);
-      lastPct = pct;
-    }),
+    startEngine(
+      await fileSource(modelPath),
+      readNodeCoreModule(),
+      config.engine,
+      (p) => {
+        onProgress(p);
+        const pct = p.totalBytes > 0 ? Math.floor((100 * p.loadedBytes) / p.totalBytes) : 0;
+        if (p.phase === 'weights' && pct !== lastPct && process.stderr.isTTY) process.stderr.write(`\rloading ${pct}%`);
+        lastPct = pct;
+      },
+      values['draft-model'] ? await fileSource(values['draft-model']) : undefined,
+    ),
   );
   const server = await serveNode(createApp(model, config.server), { port, hostname });
   console.log(`hearth: listening on ${server.url} (model ${modelPath})`);

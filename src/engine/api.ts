@@ -132,6 +132,8 @@ export interface EngineStats {
   completionTokensTotal: number;
   draftedTokensTotal: number;
   acceptedTokensTotal: number;
+  /** Target forwards while decoding, summed over generations (completion tokens ÷ this ≈ tokens per step). */
+  decodeStepsTotal: number;
   /** Decode tokens/s over the recent window. */
   decodeTokS: number;
 }

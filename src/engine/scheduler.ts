@@ -187,6 +187,7 @@ export class Scheduler {
       completionTokensTotal: this.totals.completion,
       draftedTokensTotal: this.totals.drafted,
       acceptedTokensTotal: this.totals.accepted,
+      decodeStepsTotal: this.totals.decodeSteps,
       decodeTokS: span > 0 ? tokens / span : 0,
     };
   }
@@ -315,6 +316,7 @@ export class Scheduler {
       } else {
         job.decodeMs += ms;
         job.decodeSteps++;
+        this.totals.decodeSteps++;
       }
       const rows = logits[i];
       if (rows.length === 0) return;

@@ -10,16 +10,21 @@ export async function startEngine(
   core: WebAssembly.Module,
   config: EngineConfig,
   onProgress?: (p: LoadProgress) => void,
+  draftSource?: ModelSource,
 ): Promise<Engine> {
   try {
     const model = await loadModel(source, { core, threads: config.threads ?? undefined, onProgress });
+    const draftModel = draftSource ? await loadModel(draftSource, { core, threads: config.threads ?? undefined }) : undefined;
     return createEngine(model, {
       slots: config.parallel,
       queueLimit: config.queueLimit,
       contextPerSlot: config.context ?? undefined,
+      speculative: config.speculative ?? undefined,
+      draftModel,
     });
   } finally {
     // weights now live in wasm memory: the file / binding is no longer needed
     await source.close?.();
+    await draftSource?.close?.();
   }
 }

@@ -1,3 +1,5 @@
+import type { SpeculativeOptions } from '../engine/api.ts';
+
 /**
  * Server settings, the same on every host. Hosts fill them from their environment (process.env, workerd/wrangler
  * `env` bindings, Deno.env) through `configFromEnv`; the Node CLI overrides from its flags.
@@ -23,6 +25,8 @@ export interface EngineConfig {
   context: number | null;
   /** Threads for the core (Node/Deno; workerd has one). null = the engine's choice by model size. */
   threads: number | null;
+  /** Speculative decoding for requests that do not ask for their own (null = none). */
+  speculative?: SpeculativeOptions | null;
 }
 
 export const defaultServerConfig: ServerConfig = {
@@ -32,7 +36,15 @@ export const defaultServerConfig: ServerConfig = {
   loadWaitMs: 5000,
 };
 
-export const defaultEngineConfig: EngineConfig = { parallel: 4, queueLimit: 64, context: null, threads: null };
+export const defaultEngineConfig: EngineConfig = { parallel: 4, queueLimit: 64, context: null, threads: null, speculative: null };
+
+/** "ngram", "ngram:4", "draft:3", "none" → speculative options. */
+export function speculativeFromText(value: string, name: string): SpeculativeOptions | null {
+  const m = /^(none|ngram|draft|mtp)(?::(\d+))?$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${name} must be TYPE or TYPE:N with TYPE one of none, ngram, draft, mtp (got '${value}')`);
+  if (m[1] === 'none') return null;
+  return { type: m[1] as SpeculativeOptions['type'], nMax: m[2] ? wholeNumber(m[2], name, 1, 16) : 4 };
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -60,7 +72,7 @@ function integerFrom(env: Env, name: string, max: number, min = 1): number | nul
 
 /**
  * HEARTH_API_KEY, HEARTH_CORS_ORIGINS (comma-separated, or *), HEARTH_MAX_BODY_BYTES, HEARTH_LOAD_WAIT_MS,
- * HEARTH_PARALLEL, HEARTH_QUEUE_LIMIT, HEARTH_CONTEXT, HEARTH_THREADS.
+ * HEARTH_PARALLEL, HEARTH_QUEUE_LIMIT, HEARTH_CONTEXT, HEARTH_THREADS, HEARTH_SPECULATIVE (TYPE or TYPE:N).
  */
 export function configFromEnv(env: Env): { server: ServerConfig; engine: EngineConfig } {
   const cors = text(env, 'HEARTH_CORS_ORIGINS');
@@ -76,6 +88,7 @@ export function configFromEnv(env: Env): { server: ServerConfig; engine: EngineC
       queueLimit: integerFrom(env, 'HEARTH_QUEUE_LIMIT', 1 << 16, 0) ?? defaultEngineConfig.queueLimit,
       context: integerFrom(env, 'HEARTH_CONTEXT', 1 << 24),
       threads: integerFrom(env, 'HEARTH_THREADS', 256),
+      speculative: text(env, 'HEARTH_SPECULATIVE') === null ? null : speculativeFromText(text(env, 'HEARTH_SPECULATIVE')!, 'HEARTH_SPECULATIVE'),
     },
   };
 }

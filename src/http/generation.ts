@@ -37,11 +37,23 @@ export function finishReason(done: DoneEvent): 'stop' | 'length' {
 }
 
 export function usageOf(usage: Usage) {
-  return {
+  const out: Record<string, unknown> = {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
   };
+  // a hearth extension beside OpenAI's fields: what speculation drafted and what the target kept
+  if (usage.speculative) {
+    const s = usage.speculative;
+    out.speculative = {
+      type: s.type,
+      drafted_tokens: s.draftedTokens,
+      accepted_tokens: s.acceptedTokens,
+      acceptance_rate: s.acceptanceRate,
+      tokens_per_step: s.tokensPerStep,
+    };
+  }
+  return out;
 }
 
 const encoder = new TextEncoder();

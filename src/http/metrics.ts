@@ -56,6 +56,15 @@ export function renderMetrics(requests: RequestCounter, state: ModelState, stats
     metric('hearth_generations_total', 'counter', 'Generations accepted by the engine.', [['', stats.requestsTotal]]);
     metric('hearth_prompt_tokens_total', 'counter', 'Prompt tokens processed.', [['', stats.promptTokensTotal]]);
     metric('hearth_completion_tokens_total', 'counter', 'Tokens generated.', [['', stats.completionTokensTotal]]);
+    metric('hearth_draft_tokens_total', 'counter', 'Tokens proposed by speculative drafters.', [['', stats.draftedTokensTotal]]);
+    metric('hearth_draft_tokens_accepted_total', 'counter', 'Drafted tokens the target kept.', [['', stats.acceptedTokensTotal]]);
+    metric('hearth_draft_acceptance_rate', 'gauge', 'Accepted ÷ drafted tokens since start.', [
+      ['', stats.draftedTokensTotal > 0 ? stats.acceptedTokensTotal / stats.draftedTokensTotal : 0],
+    ]);
+    metric('hearth_decode_steps_total', 'counter', 'Target forward passes while decoding, per generation.', [['', stats.decodeStepsTotal]]);
+    metric('hearth_tokens_per_step', 'gauge', 'Completion tokens per target decode step (> 1 when speculation pays).', [
+      ['', stats.decodeStepsTotal > 0 ? stats.completionTokensTotal / stats.decodeStepsTotal : 0],
+    ]);
     metric('hearth_slots', 'gauge', 'Parallel generation slots.', [['', stats.slots]]);
     metric('hearth_slots_active', 'gauge', 'Slots generating now.', [['', stats.active]]);
     metric('hearth_queue_depth', 'gauge', 'Requests waiting for a slot.', [['', stats.queued]]);

@@ -3,7 +3,7 @@
  * defaults (llama.cpp's server defaults). Length limits are checked here so the client gets OpenAI's 400
  * `context_length_exceeded` before anything is queued.
  */
-import { defaultSampling, type SamplingParams } from '../engine/api.ts';
+import { defaultSampling, type SamplingParams, type SpeculativeOptions } from '../engine/api.ts';
 import { invalidRequest } from './errors.ts';
 
 export interface SamplingFields {
@@ -49,6 +49,14 @@ function logitBiasFrom(bias: Record<string, number>, vocabSize: number): Record<
     out[id] = value;
   }
   return out;
+}
+
+/** `speculative: { type, n_max }` → the engine's options (undefined: the server default applies). */
+export function speculativeFrom(
+  spec: { type: SpeculativeOptions['type']; n_max?: number | null } | null | undefined,
+): SpeculativeOptions | undefined {
+  if (spec == null) return undefined;
+  return { type: spec.type, nMax: spec.n_max ?? 4 };
 }
 
 export function stopsFrom(stop: string | string[] | null | undefined): string[] {

@@ -38,6 +38,13 @@ const samplingFields = {
   min_p: probability,
   repeat_penalty: z.number().min(0).max(10).nullish(),
   repeat_last_n: z.number().int().min(0).max(1 << 20).nullish(),
+  // hearth: speculative decoding for this request ({ type: 'none' } turns the server default off)
+  speculative: z
+    .strictObject({
+      type: z.enum(['none', 'ngram', 'draft', 'mtp'], { error: 'must be one of none, ngram, draft, mtp' }),
+      n_max: z.number().int().min(1).max(16).nullish(),
+    })
+    .nullish(),
 };
 
 const contentPart = z.looseObject({ type: z.string() });

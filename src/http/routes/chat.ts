@@ -6,7 +6,7 @@ import { readJsonBody } from '../body.ts';
 import type { TemplateMessage } from '../chat-template.ts';
 import { invalidRequest } from '../errors.ts';
 import { chatLogprobs, collect, finishReason, nowSeconds, requestId, usageOf } from '../generation.ts';
-import { maxTokensFor, samplingFrom, stopsFrom } from '../sampling.ts';
+import { maxTokensFor, samplingFrom, speculativeFrom, stopsFrom } from '../sampling.ts';
 import { chatRequestSchema, parseBody, type ChatMessage } from '../schemas.ts';
 import { sseResponse } from '../sse.ts';
 import { rejectUnsupportedChat } from '../unsupported.ts';
@@ -35,6 +35,7 @@ export function chatRoutes(app: Hono, ctx: AppContext): void {
       ),
       sampling: samplingFrom(body, engine.info.vocabSize),
       stop: stopsFrom(body.stop),
+      speculative: speculativeFrom(body.speculative),
       logprobs: body.logprobs ? (body.top_logprobs ?? 0) : undefined,
     };
     const head = { id: requestId('chatcmpl-'), created: nowSeconds(), model: engine.info.id };

@@ -5,7 +5,7 @@ import type { AppContext } from '../app.ts';
 import { readJsonBody } from '../body.ts';
 import { invalidRequest } from '../errors.ts';
 import { collect, completionLogprobs, finishReason, nowSeconds, requestId, usageOf } from '../generation.ts';
-import { maxTokensFor, samplingFrom, stopsFrom } from '../sampling.ts';
+import { maxTokensFor, samplingFrom, speculativeFrom, stopsFrom } from '../sampling.ts';
 import { completionRequestSchema, parseBody, type CompletionRequest } from '../schemas.ts';
 import { sseResponse } from '../sse.ts';
 import { rejectUnsupportedCompletion } from '../unsupported.ts';
@@ -36,6 +36,7 @@ export function completionRoutes(app: Hono, ctx: AppContext): void {
         defaultCompletionTokens),
       sampling: samplingFrom(body, engine.info.vocabSize),
       stop: stopsFrom(body.stop),
+      speculative: speculativeFrom(body.speculative),
       logprobs: body.logprobs ?? undefined,
     };
     const head = { id: requestId('cmpl-'), created: nowSeconds(), model: engine.info.id };
