@@ -3,10 +3,17 @@
  *
  *   npx tsx scripts/make-synthetic.ts --arch llama --type q4_0 --embd 256 --layers 4 --heads 4 --kv-heads 2 \
  *     --ff 768 --vocab 1024 --ctx 512 --seed 1 --out /tmp/x.gguf [--embd-type q8_0] [--tied] [--rope-freqs] [--f32-twin]
+ *
+ * or a synthetic gemma4 model (src/engine/gguf/synthetic-gemma4.ts) from a preset, optionally with other weight types,
+ * or the gemma4-assistant (MTP drafter) shaped for that preset's target:
+ *
+ *   npx tsx scripts/make-synthetic.ts --arch gemma4 --preset 12b-tiny|e2b-tiny|12b-full [--type q8_0] [--embd-type q8_0] --out x.gguf
+ *   npx tsx scripts/make-synthetic.ts --arch gemma4-assistant --preset 12b-full --out assistant.gguf
  */
 import { parseArgs } from 'node:util';
 import { rename } from 'node:fs/promises';
 import { makeSyntheticLlama } from '../src/engine/gguf/synthetic.ts';
+import { gemma4Presets, makeSyntheticGemma4, makeSyntheticGemma4Assistant } from '../src/engine/gguf/synthetic-gemma4.ts';
 import { ggmlTypes } from '../src/engine/gguf/types.ts';
 import { quantizableTypes } from '../src/engine/gguf/quantize.ts';
 import { layoutGguf, writeGguf } from '../src/engine/gguf/writer.ts';
@@ -15,7 +22,8 @@ import { fileSink } from '../src/host/node/file-sink.ts';
 const { values: a } = parseArgs({
   options: {
     arch: { type: 'string', default: 'llama' },
-    type: { type: 'string', default: 'f32' },
+    type: { type: 'string' },
+    preset: { type: 'string' },
     'embd-type': { type: 'string' },
     embd: { type: 'string', default: '256' },
     layers: { type: 'string', default: '4' },
@@ -52,13 +60,28 @@ function int(name: keyof typeof a): number {
   return v;
 }
 
-if (a.arch !== 'llama') fail(`only --arch llama is supported`);
+if (!['llama', 'gemma4', 'gemma4-assistant'].includes(a.arch!)) fail(`--arch must be llama, gemma4 or gemma4-assistant`);
 if (!a.out) fail('--out PATH is required');
+
+function gemma4Spec() {
+  const names = Object.keys(gemma4Presets);
+  if (!a.preset || !names.includes(a.preset)) fail(`--arch ${a.arch} needs --preset (one of: ${names.join(', ')})`);
+  const preset = gemma4Presets[a.preset as keyof typeof gemma4Presets];
+  const target = {
+    ...preset,
+    ...(a.type ? { type: typeId(a.type) } : {}),
+    ...(a['embd-type'] ? { embdType: typeId(a['embd-type']) } : {}),
+  };
+  if (a.arch === 'gemma4') return makeSyntheticGemma4(target);
+  // the 12B's assistant is 4 layers of width 1024 (spec §10.1); the toy targets get a toy one
+  const big = a.preset === '12b-full';
+  return makeSyntheticGemma4Assistant({ target, embd: big ? 1024 : 128, layers: 4, ff: big ? 8192 : 256 });
+}
 
 let spec;
 try {
-  spec = makeSyntheticLlama({
-    type: typeId(a.type!),
+  spec = a.arch === 'llama' ? makeSyntheticLlama({
+    type: typeId(a.type ?? 'f32'),
     embdType: a['embd-type'] ? typeId(a['embd-type']) : undefined,
     embd: int('embd'),
     layers: int('layers'),
@@ -71,7 +94,7 @@ try {
     tiedOutput: a.tied,
     ropeFreqs: a['rope-freqs'],
     f32Twin: a['f32-twin'],
-  });
+  }) : gemma4Spec();
 } catch (e) {
   fail((e as Error).message);
 }

@@ -9,11 +9,14 @@
  * past `n_layer − shared_kv_layers` have no K/V of their own and attend over an earlier layer's cache.
  *
  * KV cache: full layers keep every position (cell = position). Sliding layers keep a ring of
- * R = pad32(min(context, window + maxBatch − 1)) cells, cell = position mod R, with the position of each cell in one int32
- * array shared by all sliding layers of the sequence. R is the window plus the slack one forward needs: a batch of m
- * columns writes all its m keys before attending, and its first column still needs the window−1 keys before it, so
- * m + window − 1 distinct positions must coexist (the same reason llama.cpp sizes its SWA cache window + n_ubatch).
- * The slack also lets a caller roll back up to maxBatch − 1 positions (speculative verification) without losing keys.
+ * R = pad32(min(context, window + maxBatch − 1)) cells, cell = position mod R, with the position of each cell in
+ * one int32 array shared by all sliding layers of the sequence. R is the window plus the slack one forward needs: a
+ * batch of m columns writes all its m keys before attending, and its first column still needs the window − 1 keys
+ * before it, so m + window − 1 positions must coexist (why llama.cpp sizes its SWA cache window + n_ubatch). The
+ * slack also lets a caller roll back up to maxBatch − 1 positions (speculative verification) without losing keys.
+ *
+ * tokenizer.ggml.suppress_tokens: forward returns −∞ for those ids, which is what llama.cpp's sampler sees (it adds a
+ * −∞ logit bias before any other step); llama.cpp's raw logits keep their values.
  */
 import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin } from './rope.ts';
@@ -28,11 +31,12 @@ const NEOX = 2;
 const f = Math.fround;
 
 /**
- * Cells an attention call spans, and cache sizes, are multiples of 32. The kernel sums V·p as ggml_vec_dot_f16 does:
- * cell c in lane c % 32, and cells past the last multiple of 32 in double. llama.cpp attends over n_kv = a multiple
- * of 256 cells (empty ones masked), so with a multiple of 32 here every visible cell lands in the same lane in both
- * and nothing falls in the tail: the sums agree bit for bit. The ring keeps that property as long as the window fits
- * in 32 cells (one visible cell per lane, whatever the order the ring puts them in).
+ * Cells an attention call spans, and cache sizes, are multiples of 32. The kernel sums V·p as ggml_vec_dot_f16 does
+ * (cell c in lane c % 32, cells past the last multiple of 32 in double) and the softmax in groups of 8 (a tail of
+ * n % 8 with expf). llama.cpp attends over n_kv = a multiple of 256 cells (empty ones masked), so with a multiple of
+ * 32 here every visible cell lands in the same lane and group in both and nothing falls in a tail: the results agree
+ * bit for bit (the tests see ~1e-6 in the logits). The ring keeps that while the window fits in 32 cells (one visible
+ * cell per lane, whatever order the ring puts them in); past that, only the order within a lane differs (last ulp).
  */
 const pad32 = (n: number) => Math.ceil(n / 32) * 32;
 
@@ -232,14 +236,12 @@ export class Gemma4Model implements ArchModel {
     const ringPos = this.core.i32(layer.cellPos, R);
     const cells = this.core.i32(this.s.ringCells, col0 + seq.tokens.length);
     const { pos0 } = seq;
-    for (let c = 0; c < R; c++) if (ringPos[c] >= pos0) ringPos[c] = -1;
-    if (pos0 < seq.kv.used) {
-      for (let p = Math.max(0, pos0 - this.config.window + 1); p < pos0; p++) {
-        if (ringPos[p % R] !== p) {
-          throw new RangeError(`forward: position ${p} has left the sliding-window cache (roll back at most ${this.maxBatch - 1} positions)`);
-        }
+    for (let p = Math.max(0, pos0 - this.config.window + 1); p < pos0; p++) {
+      if (ringPos[p % R] !== p) {
+        throw new RangeError(`forward: position ${p} is not in the sliding-window cache (a roll-back may go back at most ${R - this.config.window} positions)`);
       }
     }
+    for (let c = 0; c < R; c++) if (ringPos[c] >= pos0) ringPos[c] = -1;
     for (let i = 0; i < seq.tokens.length; i++) {
       const p = pos0 + i;
       ringPos[p % R] = p;
@@ -314,7 +316,7 @@ export class Gemma4Model implements ArchModel {
         if (W.wk) {
           const cells = ring ? s.ringCells + c0 * 4 : qPos;
           core.kvStore(s.k + c0 * kvDim * 4, kvDim, cache.k, kvDim, m, cells);
-          core.kvStore(s.v + c0 * kvDim * 4, kvDim, cache.v, kvDim, m, cells);
+          core.kvStore(s.v + c0 * kvDim * 4, kvDim, cache.v, kvDim, m, cells, cache.cells!);
         }
         const nCells = Math.min(cache.cells!, pad32(seq.pos0 + m));
         core.attention({
@@ -322,6 +324,7 @@ export class Gemma4Model implements ArchModel {
           qStride: qDim,
           kCache: cache.k,
           vCache: cache.v,
+          vStride: cache.cells!,
           out: s.attn + c0 * qDim * 4,
           outStride: qDim,
           nTokens: m,

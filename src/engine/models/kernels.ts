@@ -11,7 +11,10 @@ export interface AttentionCall {
   q: number;
   qStride: number;
   kCache: number;
+  /** Transposed V cache (see kvStore): kv head g, dim d, cell c at vCache + ((g*headDimV + d)*vStride + c) halves. */
   vCache: number;
+  /** The V cache's cell capacity (its row stride in halves). */
+  vStride: number;
   out: number;
   outStride: number;
   nTokens: number;
@@ -41,7 +44,8 @@ export interface Kernels {
   /** y[j][r] = W[r] · x[j] for nCols token columns of W.cols floats. */
   matmul(w: Weight, x: number, nCols: number, y: number): void;
   rope(x: number, nTokens: number, nHeads: number, headDim: number, nRot: number, xStride: number, cosSin: number, mode: number): void;
-  kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number): void;
+  /** Rows into f16 cache cells; vStride 0: row layout (K), vStride = cell capacity: transposed (V). */
+  kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number, vStride?: number): void;
   attention(call: AttentionCall): void;
   siluMul(a: number, b: number, out: number, n: number): void;
   /** out = gelu_tanh(a) * b with ggml's f16-table GELU (gemma). */
@@ -85,7 +89,7 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
     rmsNorm: (x, w, out, k, nRows, eps) => ops.rmsNorm(x, w, out, k, nRows, eps),
     matmul: (w, x, nCols, y) => ops.matmul(w.type, w.ptr, w.cols, w.rows, x, nCols, y),
     rope: (x, nTokens, nHeads, headDim, nRot, xStride, cosSin, mode) => ops.rope(x, nTokens, nHeads, headDim, nRot, xStride, cosSin, mode),
-    kvStore: (src, srcStride, dst, width, nTokens, cells) => ops.kvStore(src, srcStride, dst, width, nTokens, cells),
+    kvStore: (src, srcStride, dst, width, nTokens, cells, vStride) => ops.kvStore(src, srcStride, dst, width, nTokens, cells, vStride),
     attention: (call) => ops.attention(call),
     siluMul: (a, b, out, n) => ops.siluMul(a, b, out, n),
     geluMul: (a, b, out, n) => ops.geluMul(a, b, out, n),

@@ -97,6 +97,8 @@ export function llamaTensorNames(g: GgufFile, c: LlamaConfig): string[] {
   return names;
 }
 
+const pad32 = (n: number) => Math.ceil(n / 32) * 32;
+
 export class LlamaModel implements ArchModel {
   readonly nVocab: number;
   readonly nCtxTrain: number;
@@ -166,10 +168,13 @@ export class LlamaModel implements ArchModel {
 
   createKv(nCtx: number): KvCache {
     const c = this.config;
+    // whole groups of 32 cells: attention then always spans a multiple of 32 (see forward)
+    const cells = pad32(nCtx);
     const rowBytes = c.nHeadKv * c.headDim * 2;
     const layers = Array.from({ length: c.nLayer }, () => ({
-      k: this.core.alloc(nCtx * rowBytes),
-      v: this.core.alloc(nCtx * rowBytes),
+      k: this.core.alloc(cells * rowBytes),
+      v: this.core.alloc(cells * rowBytes),
+      cells,
     }));
     return { size: nCtx, used: 0, layers };
   }
@@ -212,8 +217,13 @@ export class LlamaModel implements ArchModel {
         const m = seq.tokens.length;
         const cells = s.pos + c0 * 4; // llama keeps every position: cell index = position
         const layer = seq.kv.layers[l];
+        const capacity = layer.cells ?? seq.kv.size;
         core.kvStore(s.k + c0 * kvDim * 4, kvDim, layer.k, kvDim, m, cells);
-        core.kvStore(s.v + c0 * kvDim * 4, kvDim, layer.v, kvDim, m, cells);
+        // V is kept transposed (as llama.cpp does without flash attention), one row of cells per dimension
+        core.kvStore(s.v + c0 * kvDim * 4, kvDim, layer.v, kvDim, m, cells, capacity);
+        // llama.cpp attends over whole blocks of cells (masked past the query), which fixes its summation lanes;
+        // spanning a multiple of 32 cells gives the same lanes and groups
+        const nCells = Math.min(capacity, pad32(seq.pos0 + m));
         core.attention({
           q: s.q + c0 * qDim * 4,
           qStride: qDim,
@@ -226,12 +236,13 @@ export class LlamaModel implements ArchModel {
           nHeadKv: c.nHeadKv,
           headDimK: c.headDim,
           headDimV: c.headDim,
-          nCells: seq.pos0 + m,
-          cellPos: core.identityPositions(seq.pos0 + m),
+          nCells,
+          cellPos: core.identityPositions(nCells),
           qPos: cells,
           scale: c.kqScale,
           window: 0,
           softcap: 0,
+          vStride: capacity,
         });
         c0 += m;
       }

@@ -1,0 +1,79 @@
+/**
+ * npx tsx bench/speculative.ts [--model FILE] [--reps R]
+ *
+ * 1. Verification cost: one target forward over 1 + k tokens (a k-token draft) vs a 1-token step, k = 1..4 — the
+ *    reason speculation pays: a step streams the weights once however many columns it scores.
+ * 2. n-gram drafting on a repetitive prompt (stories260K by default): decode tok/s and tokens per step, with and
+ *    without speculation, greedy (identical text either way).
+ */
+import { parseArgs } from 'node:util';
+import { defaultSampling, type SpeculativeOptions } from '../src/engine/api.ts';
+import { createEngine } from '../src/engine/engine.ts';
+import { loadFile, sharedModel } from '../test/helpers/models.ts';
+
+const { values } = parseArgs({ options: { model: { type: 'string' }, reps: { type: 'string', default: '5' } } });
+const reps = Number(values.reps);
+const path = values.model ?? sharedModel('stories260K.gguf');
+const model = await loadFile(path);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+console.log(`model ${path}`);
+console.log('\nverification cost of a k-token draft (one forward of 1 + k tokens) vs a 1-token step');
+const kv = model.arch.createKv(512);
+const base = model.tokenizer.encode('Once upon a time there was a little girl');
+model.arch.forward([{ kv, tokens: base, pos0: 0, logits: 'last' }]);
+const timeStep = (n: number) => {
+  const samples: number[] = [];
+  for (let r = 0; r < reps * 20; r++) {
+    const t0 = performance.now();
+    model.arch.forward([{ kv, tokens: base.slice(0, n), pos0: base.length, logits: n > 1 ? 'all' : 'last' }]);
+    samples.push(performance.now() - t0);
+  }
+  return median(samples);
+};
+const one = timeStep(1);
+console.log(`  k=0 (1 token): ${one.toFixed(3)} ms`);
+for (let k = 1; k <= 4; k++) {
+  const t = timeStep(1 + k);
+  console.log(`  k=${k} (${1 + k} tokens): ${t.toFixed(3)} ms = ${(t / one).toFixed(2)}× a 1-token step (${k + 1}× if it were sequential)`);
+}
+
+console.log('\nn-gram drafting on a repetitive prompt (greedy, 128 tokens)');
+const engine = createEngine(model, { slots: 1, contextPerSlot: 512 });
+const prompt = engine.tokenize(
+  'Tom said, "I like the red ball. I like the red ball. I like the blue ball." Tom said, "I like the red ball. I like the',
+);
+const run = async (speculative?: SpeculativeOptions) => {
+  const rates: number[] = [];
+  let text = '';
+  let perStep = 1;
+  let acceptance = 0;
+  for (let r = 0; r < reps; r++) {
+    text = '';
+    for await (const ev of engine.submit({
+      prompt,
+      maxTokens: 128,
+      sampling: { ...defaultSampling, temperature: 0 },
+      stopOnEog: false,
+      speculative,
+    })) {
+      if (ev.type === 'token') text += ev.text;
+      else {
+        rates.push(ev.timings.decodeTokS);
+        perStep = ev.usage.speculative?.tokensPerStep ?? 1;
+        acceptance = ev.usage.speculative?.acceptanceRate ?? 0;
+      }
+    }
+  }
+  return { tokS: median(rates), text, perStep, acceptance };
+};
+const plain = await run();
+console.log(`  none:        ${plain.tokS.toFixed(0)} tok/s`);
+for (const nMax of [2, 4, 8]) {
+  const spec = await run({ type: 'ngram', nMax });
+  console.log(
+    `  ngram n_max=${nMax}: ${spec.tokS.toFixed(0)} tok/s (${(spec.tokS / plain.tokS).toFixed(2)}×), ` +
+      `${spec.perStep.toFixed(2)} tokens/step, acceptance ${(100 * spec.acceptance).toFixed(0)}%, same text: ${spec.text === plain.text}`,
+  );
+}
+await engine.close();
