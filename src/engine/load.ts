@@ -33,6 +33,8 @@ export interface Model {
   readonly kernels: Kernels;
   /** Milliseconds spent loading. */
   readonly loadMs: number;
+  /** Stop the model's worker threads (the memory goes with the last reference). */
+  close(): Promise<void>;
 }
 
 /** What the loader needs from an architecture: its config reader, the tensors it reads, and its model class. */
@@ -133,5 +135,5 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     bosToken: tokenString(tokenizer.bos),
     eosToken: tokenString(tokenizer.eos),
   };
-  return { info, tokenizer, arch: model, gguf: g, kernels, loadMs: performance.now() - t0 };
+  return { info, tokenizer, arch: model, gguf: g, kernels, loadMs: performance.now() - t0, close: () => kernels.close() };
 }

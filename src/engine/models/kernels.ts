@@ -3,7 +3,8 @@
  * src/core. Architectures call these; only this file knows how ops are encoded for the core.
  */
 import { Core } from '../../core/core.ts';
-import { InlineExecutor } from '../../core/executor.ts';
+import { type Executor, InlineExecutor } from '../../core/executor.ts';
+import { hostHasThreads, PoolExecutor } from '../../core/pool.ts';
 import { CoreOps } from '../../core/ops.ts';
 import type { Weight } from './model.ts';
 
@@ -56,6 +57,8 @@ export interface Kernels {
   scale(a: number, s: number, out: number, n: number): void;
   /** out = tanhf(a * (1/cap)) * cap (final logit soft-cap). */
   softcap(a: number, cap: number, out: number, n: number): void;
+  /** Threads the kernels run on. */
+  readonly threads: number;
   close(): Promise<void>;
 }
 
@@ -66,9 +69,12 @@ export interface KernelOptions {
 }
 
 export async function createKernels(module: WebAssembly.Module, options: KernelOptions): Promise<Kernels> {
-  if (options.threads !== 1) throw new Error('threads > 1 are not available yet (inline executor only)');
+  if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be ≥ 1 (got ${options.threads})`);
   const core = new Core(module, { initialBytes: options.reserveBytes });
-  const ops = new CoreOps(core, new InlineExecutor(core.exports));
+  // workerd has no threads: it always runs inline, whatever was asked
+  const executor: Executor =
+    options.threads > 1 && hostHasThreads() ? await PoolExecutor.create(core, options.threads) : new InlineExecutor(core.exports);
+  const ops = new CoreOps(core, executor);
   let identity = { ptr: 0, n: 0 };
   return {
     alloc: (bytes) => core.alloc(bytes),
@@ -97,6 +103,9 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
     mul: (a, b, out, n) => ops.mul(a, b, out, n),
     scale: (a, s, out, n) => ops.scale(a, s, out, n),
     softcap: (a, cap, out, n) => ops.softcap(a, cap, out, n),
-    close: async () => {},
+    threads: executor.threads,
+    close: async () => {
+      if (executor instanceof PoolExecutor) await executor.close();
+    },
   };
 }
