@@ -4,7 +4,7 @@
  */
 import type { LoadProgress, ModelInfo } from './api.ts';
 import { GgufError } from './gguf/errors.ts';
-import { readGguf, type GgufFile } from './gguf/reader.ts';
+import { readGguf, type GgufFile, type GgufTensorInfo } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
 import { createKernels, type Kernels } from './models/kernels.ts';
 import { Gemma4Model, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
@@ -23,6 +23,58 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Model id to report; defaults to the source name without ".gguf". */
   id?: string;
+  /** Most weight bytes per wasm memory (default 3.5 GiB; a wasm32 memory holds 4 GiB with caches and scratch). */
+  groupBytes?: number;
+}
+
+const DEFAULT_GROUP_BYTES = 3.5 * 2 ** 30;
+
+/** Tiny models run fastest on one thread (per-op hand-offs dominate); bigger ones use the cores there are. */
+function defaultThreads(weightBytes: number): number {
+  if (weightBytes < 256 * 2 ** 20) return 1;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(cores, 8));
+}
+
+/**
+ * Spread tensors over memory groups of at most `budget` bytes, whole layers at a time. The tensors outside the
+ * layers (token embedding, output norm and head) go with the last layers, so the embedding lookup and the (often
+ * tied) head read the same memory.
+ */
+export function planGroups(tensors: GgufTensorInfo[], budget: number, name: string): { of: Map<string, number>; reserve: number[] } {
+  const layerOf = (t: GgufTensorInfo) => {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    return m ? Number(m[1]) : -1;
+  };
+  const layers = new Map<number, GgufTensorInfo[]>();
+  const globals: GgufTensorInfo[] = [];
+  for (const t of tensors) {
+    const l = layerOf(t);
+    if (l < 0) globals.push(t);
+    else layers.set(l, [...(layers.get(l) ?? []), t]);
+  }
+  const size = (ts: GgufTensorInfo[]) => ts.reduce((a, t) => a + t.size, 0);
+  // fill from the last layer backwards: the last group holds the globals
+  const backwards: { tensors: GgufTensorInfo[]; bytes: number }[] = [{ tensors: [...globals], bytes: size(globals) }];
+  for (const l of [...layers.keys()].sort((a, b) => b - a)) {
+    const ts = layers.get(l)!;
+    const bytes = size(ts);
+    if (bytes > budget) {
+      throw new ModelError('unsupported_feature', `${name}: layer ${l} needs ${bytes} bytes, more than one memory group holds (${budget})`);
+    }
+    let group = backwards[backwards.length - 1];
+    if (group.bytes + bytes > budget) {
+      group = { tensors: [], bytes: 0 };
+      backwards.push(group);
+    }
+    group.tensors.push(...ts);
+    group.bytes += bytes;
+  }
+  if (backwards[0].bytes > budget) throw new ModelError('unsupported_feature', `${name}: the embedding and head alone exceed one memory group`);
+  const ordered = backwards.reverse();
+  const of = new Map<string, number>();
+  ordered.forEach((g, i) => g.tensors.forEach((t) => of.set(t.name, i)));
+  return { of, reserve: ordered.map((g) => g.bytes) };
 }
 
 export interface Model {
@@ -88,12 +140,15 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const totalBytes = tensors.reduce((a, t) => a + t.size, 0);
   options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes });
 
-  const kernels = await createKernels(options.core, { threads: options.threads ?? 1, reserveBytes: totalBytes + (64 << 20) });
+  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name);
+  const threads = options.threads ?? defaultThreads(totalBytes);
+  const reserve = groups.reserve.map((bytes) => bytes + (64 << 20));
+  const kernels = await createKernels(options.core, { threads, reserveBytes: reserve });
   const placed = new Map<string, number>();
   let loaded = 0;
   let lastReport = 0;
   for (const t of tensors) {
-    const ptr = kernels.alloc(t.size);
+    const ptr = kernels.alloc(t.size, groups.of.get(t.name)!);
     await source.readInto(t.offset, kernels.u8(ptr, t.size), (n) => {
       loaded += n;
       const at = performance.now();

@@ -80,6 +80,10 @@ export class Gemma4Model implements ArchModel {
   /** Token ids generation never picks (tokenizer.ggml.suppress_tokens): forward returns −∞ for them. */
   readonly suppressTokens: readonly number[];
   private readonly w: Gemma4Weights;
+  /** The input embedding table (a Gemma 4 MTP assistant embeds its tokens with it). */
+  get tokenEmbd(): Weight {
+    return this.w.tokenEmbd;
+  }
   private readonly s: ReturnType<Gemma4Model['allocScratch']>;
   private readonly hasSliding: boolean;
   private readonly hasFull: boolean;
@@ -210,14 +214,19 @@ export class Gemma4Model implements ArchModel {
     const layers: KvLayer[] = [];
     this.config.layers.forEach((L, i) => {
       if (L.kvFrom !== i) {
+        if (this.core.groupOf(this.w.layers[i].wq.ptr) !== this.core.groupOf(this.w.layers[L.kvFrom].wq.ptr)) {
+          throw new ModelError('unsupported_feature', `gemma4: layer ${i} shares the KV cache of layer ${L.kvFrom}, which sits in another memory group`);
+        }
         layers.push(layers[L.kvFrom]);
         return;
       }
       const cells = L.sliding ? R : pad32(nCtx);
       const rowBytes = L.nHeadKv * L.headDim * 2;
+      // each layer's cache lives in the memory group that holds the layer's weights
+      const group = this.core.groupOf(this.w.layers[i].wq.ptr);
       layers.push({
-        k: this.core.alloc(cells * rowBytes),
-        v: this.core.alloc(cells * rowBytes),
+        k: this.core.alloc(cells * rowBytes, group),
+        v: this.core.alloc(cells * rowBytes, group),
         cells,
         cellPos: L.sliding ? ringPos : undefined,
       });
@@ -247,6 +256,8 @@ export class Gemma4Model implements ArchModel {
       ringPos[p % R] = p;
       cells[col0 + i] = p % R;
     }
+    // every memory group's sliding layers read the same ring bookkeeping
+    this.core.broadcast(layer.cellPos, R * 4);
   }
 
   forward(seqs: ForwardSeq[]): Float32Array[][] {
@@ -276,6 +287,13 @@ export class Gemma4Model implements ArchModel {
     if (this.hasFull) ropeCosSin(c.ropeFull, pos, core.f32(s.cosSinFull, n * c.ropeFull.nRot));
 
     const E = c.nEmbd;
+    for (const [ptr, floats] of [[s.ids, n], [s.pos, n], [s.ringCells, n], [s.cosSinSwa, n * c.ropeSwa.nRot], [s.cosSinFull, n * c.ropeFull.nRot]]) {
+      core.broadcast(ptr, floats * 4);
+    }
+    // what crosses from one memory group to the next: the residual stream, and the per-layer inputs (E2B/E4B)
+    const live: [number, number][] = [[s.x, n * E * 4]];
+    if (c.nEmbdPerLayer > 0) live.push([s.pleByLayer, n * c.nEmbdPerLayer * c.nLayer * 4]);
+    core.use(core.groupOf(w.tokenEmbd.ptr));
     // token rows scaled by sqrtf(n_embd) in f32 (llama.cpp does not round the scale to the weight type, as HF does)
     core.getRows(w.tokenEmbd, s.ids, n, s.x);
     core.scale(s.x, f(Math.sqrt(E)), s.x, n * E);
@@ -289,6 +307,7 @@ export class Gemma4Model implements ArchModel {
       const kvDim = L.nHeadKv * hd;
       const nRot = L.sliding ? c.ropeSwa.nRot : c.ropeFull.nRot;
       const cosSin = L.sliding ? s.cosSinSwa : s.cosSinFull;
+      core.use(core.groupOf(W.wq.ptr), live);
 
       // attention block
       core.rmsNorm(s.x, W.attnNorm.ptr, s.xb, E, n, c.eps);
@@ -366,6 +385,7 @@ export class Gemma4Model implements ArchModel {
       if (W.outScale !== undefined) core.scale(s.x, W.outScale, s.x, n * E);
     }
     for (const seq of seqs) seq.kv.used = Math.max(seq.kv.used, seq.pos0 + seq.tokens.length);
+    core.use(core.groupOf(w.output.ptr), [[s.x, n * E * 4]]);
     return this.head(seqs, n);
   }
 
@@ -410,6 +430,14 @@ export class Gemma4Model implements ArchModel {
       const xb = core.f32(s.xb, want.length * E);
       want.forEach((from, to) => xb.set(x.subarray(from * E, from * E + E), to * E));
       core.rmsNorm(s.xb, w.outputNorm.ptr, s.xb, E, want.length, c.eps);
+      if (seqs.some((q) => q.hidden)) {
+        const h = core.f32(s.xb, want.length * E);
+        let row = 0;
+        for (const seq of seqs) {
+          const count = seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
+          for (let i = 0; i < count; i++, row++) seq.hidden?.push(h.slice(row * E, (row + 1) * E));
+        }
+      }
       core.matmul(w.output, s.xb, want.length, s.logits);
       if (c.softcap > 0) core.softcap(s.logits, c.softcap, s.logits, want.length * c.nVocab);
     }

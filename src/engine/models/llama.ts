@@ -171,11 +171,11 @@ export class LlamaModel implements ArchModel {
     // whole groups of 32 cells: attention then always spans a multiple of 32 (see forward)
     const cells = pad32(nCtx);
     const rowBytes = c.nHeadKv * c.headDim * 2;
-    const layers = Array.from({ length: c.nLayer }, () => ({
-      k: this.core.alloc(cells * rowBytes),
-      v: this.core.alloc(cells * rowBytes),
-      cells,
-    }));
+    // each layer's cache lives in the memory group that holds the layer's weights
+    const layers = this.w.layers.map((L) => {
+      const group = this.core.groupOf(L.wq.ptr);
+      return { k: this.core.alloc(cells * rowBytes, group), v: this.core.alloc(cells * rowBytes, group), cells };
+    });
     return { size: nCtx, used: 0, layers };
   }
 
@@ -197,14 +197,21 @@ export class LlamaModel implements ArchModel {
       }
     }
     ropeCosSin(c.rope, pos, core.f32(s.cosSin, n * c.rope.nRot));
+    core.broadcast(s.ids, n * 4);
+    core.broadcast(s.pos, n * 4);
+    core.broadcast(s.cosSin, n * c.rope.nRot * 4);
 
     const E = c.nEmbd;
     const qDim = c.nHead * c.headDim;
     const kvDim = c.nHeadKv * c.headDim;
+    // the residual stream is the only state that crosses from one memory group to the next
+    const residual = [[s.x, n * E * 4]] as const;
+    core.use(core.groupOf(w.tokenEmbd.ptr));
     core.getRows(w.tokenEmbd, s.ids, n, s.x);
 
     for (let l = 0; l < c.nLayer; l++) {
       const L = w.layers[l];
+      core.use(core.groupOf(L.wq.ptr), residual);
       // attention block
       core.rmsNorm(s.x, L.attnNorm.ptr, s.xb, E, n, c.eps);
       core.matmul(L.wq, s.xb, n, s.q);
@@ -267,6 +274,7 @@ export class LlamaModel implements ArchModel {
       else if (seq.logits === 'last') want.push(col + m - 1);
       col += m;
     }
+    core.use(core.groupOf(w.output.ptr), residual);
     if (want.length > 0) {
       const x = core.f32(s.x, n * E);
       const xb = core.f32(s.xb, want.length * E);

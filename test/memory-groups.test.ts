@@ -1,0 +1,82 @@
+/**
+ * Models bigger than one wasm32 memory are spread over several, whole layers each (DESIGN §3). Forcing a tiny
+ * group size on small models exercises exactly that path: the tokens and logits must not change at all.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generate } from '../src/engine/generate.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gemma4Presets, gemma4SyntheticIds, makeSyntheticGemma4 } from '../src/engine/gguf/synthetic-gemma4.ts';
+import { GGML_TYPE } from '../src/engine/gguf/types.ts';
+import { encodeGguf } from '../src/engine/gguf/writer.ts';
+import type { LoadOptions } from '../src/engine/load.ts';
+import { loadFile, sharedModel } from './helpers/models.ts';
+import { syntheticDir, syntheticLlamaFile } from './helpers/synthetic.ts';
+
+async function run(path: string, options: Partial<LoadOptions>, prompt: string | number[], n: number) {
+  const model = await loadFile(path, options);
+  try {
+    const ids: number[] = [];
+    for await (const ev of generate(model, prompt, { maxTokens: n, temperature: 0, contextSize: 128 })) {
+      if (ev.type === 'token') ids.push(ev.id);
+    }
+    const kv = model.arch.createKv(128);
+    const tokens = typeof prompt === 'string' ? model.tokenizer.encode(prompt) : prompt;
+    const [[logits]] = model.arch.forward([{ kv, tokens: [...tokens, ...ids], pos0: 0, logits: 'last' }]);
+    return { ids, logits, groups: model.kernels.groups, usage: model.kernels.usage() };
+  } finally {
+    await model.close();
+  }
+}
+
+test('stories260K over 3+ memory groups: same 48 greedy tokens, bit-identical logits (inline and 2 threads)', async () => {
+  const path = sharedModel('stories260K.gguf');
+  const one = await run(path, {}, 'Once upon a time', 48);
+  assert.is(one.groups, 1);
+  for (const threads of [1, 2]) {
+    const split = await run(path, { groupBytes: 400_000, threads }, 'Once upon a time', 48);
+    assert.ok(split.groups >= 3, `${split.groups} groups`);
+    assert.ok(split.usage.every((u) => u.usedBytes > 0));
+    assert.equal(split.ids, one.ids, `${threads} thread(s)`);
+    assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])), 'logits bit-identical');
+  }
+});
+
+test('a tied-head Q4_0 model split over groups matches the one-memory run', async () => {
+  const path = await syntheticLlamaFile({ embd: 256, layers: 4, heads: 4, kvHeads: 2, ff: 512, vocab: 512, ctx: 256, type: GGML_TYPE.Q4_0, seed: 9, tiedOutput: true });
+  const prompt = [1, 300, 301, 302];
+  const one = await run(path, {}, prompt, 16);
+  const split = await run(path, { groupBytes: 800_000 }, prompt, 16);
+  assert.ok(split.groups >= 2, `${split.groups} groups`);
+  assert.equal(split.ids, one.ids);
+  assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])));
+});
+
+test('gemma4 (12B-like: sliding ring, K=V full layers, tied head) over several groups matches one memory', async () => {
+  const spec = makeSyntheticGemma4({ ...gemma4Presets['12b-tiny'], type: GGML_TYPE.Q8_0 });
+  const bytes = await encodeGguf(spec);
+  const path = join(syntheticDir, 'gemma4-groups-test.gguf');
+  mkdirSync(syntheticDir, { recursive: true });
+  writeFileSync(path, bytes);
+  const prompt = [gemma4SyntheticIds.bos, 300, 301, 302, 500];
+  const one = await run(path, {}, prompt, 24);
+  const layerBytes = Math.ceil(bytes.length / 6);
+  const split = await run(path, { groupBytes: layerBytes * 2 }, prompt, 24);
+  assert.ok(split.groups >= 2, `${split.groups} groups`);
+  assert.equal(split.ids, one.ids);
+  assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])), 'logits bit-identical');
+});
+
+test('a layer larger than a memory group is refused with a clear error', async () => {
+  const path = sharedModel('stories260K.gguf');
+  try {
+    await loadFile(path, { groupBytes: 100_000 });
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.instance(err, Error);
+    assert.match((err as Error).message, /more than one memory group holds/);
+  }
+});
+
+test.run();
