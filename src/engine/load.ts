@@ -7,8 +7,9 @@ import { GgufError } from './gguf/errors.ts';
 import { readGguf, type GgufFile, type GgufTensorInfo } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
 import { createKernels, type Kernels } from './models/kernels.ts';
-import { Gemma4Model, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
-import { LlamaModel, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
+import { Gemma4Model, gemma4KvBytesPerLayer, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
+import { Gemma4Assistant, gemma4AssistantTensorNames, readGemma4AssistantConfig } from './models/gemma4-assistant.ts';
+import { LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
 import { ModelError, requireTensor, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer/index.ts';
@@ -23,8 +24,10 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Model id to report; defaults to the source name without ".gguf". */
   id?: string;
-  /** Most weight bytes per wasm memory (default 3.5 GiB; a wasm32 memory holds 4 GiB with caches and scratch). */
+  /** Most bytes of weights and KV caches per wasm memory (default 3.5 GiB: a wasm32 memory holds 4 GiB with scratch). */
   groupBytes?: number;
+  /** KV caches to plan memory for: sequences (slots, draft caches) × context positions. Default 1 × 4096. */
+  kvReserve?: { contextSize: number; sequences: number };
 }
 
 const DEFAULT_GROUP_BYTES = 3.5 * 2 ** 30;
@@ -41,7 +44,12 @@ function defaultThreads(weightBytes: number): number {
  * layers (token embedding, output norm and head) go with the last layers, so the embedding lookup and the (often
  * tied) head read the same memory.
  */
-export function planGroups(tensors: GgufTensorInfo[], budget: number, name: string): { of: Map<string, number>; reserve: number[] } {
+export function planGroups(
+  tensors: GgufTensorInfo[],
+  budget: number,
+  name: string,
+  kvPerLayer: number[] = [],
+): { of: Map<string, number>; reserve: number[] } {
   const layerOf = (t: GgufTensorInfo) => {
     const m = /^blk\.(\d+)\./.exec(t.name);
     return m ? Number(m[1]) : -1;
@@ -58,9 +66,12 @@ export function planGroups(tensors: GgufTensorInfo[], budget: number, name: stri
   const backwards: { tensors: GgufTensorInfo[]; bytes: number }[] = [{ tensors: [...globals], bytes: size(globals) }];
   for (const l of [...layers.keys()].sort((a, b) => b - a)) {
     const ts = layers.get(l)!;
-    const bytes = size(ts);
+    const bytes = size(ts) + (kvPerLayer[l] ?? 0);
     if (bytes > budget) {
-      throw new ModelError('unsupported_feature', `${name}: layer ${l} needs ${bytes} bytes, more than one memory group holds (${budget})`);
+      throw new ModelError(
+        'unsupported_feature',
+        `${name}: layer ${l} needs ${bytes} bytes with its KV cache, more than one memory group holds (${budget}); use a smaller context or fewer slots`,
+      );
     }
     let group = backwards[backwards.length - 1];
     if (group.bytes + bytes > budget) {
@@ -94,6 +105,8 @@ interface Architecture {
   /** Reads and validates the hyper-parameters; returns the tensors to place and how to build the model on them. */
   prepare(g: GgufFile): {
     tensorNames: string[];
+    /** KV cache bytes per layer for one sequence of nCtx positions (memory planning). */
+    kvBytesPerLayer(nCtx: number, maxBatch: number): number[];
     create(kernels: Kernels, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array): ArchModel;
   };
 }
@@ -101,6 +114,7 @@ interface Architecture {
 function architecture<C>(
   readConfig: (g: GgufFile) => C,
   tensorNames: (g: GgufFile, c: C) => string[],
+  kvBytesPerLayer: (c: C, nCtx: number, maxBatch: number) => number[],
   Model: new (kernels: Kernels, c: C, g: GgufFile, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array) => ArchModel,
 ): Architecture {
   return {
@@ -108,6 +122,7 @@ function architecture<C>(
       const config = readConfig(g);
       return {
         tensorNames: tensorNames(g, config),
+        kvBytesPerLayer: (nCtx, maxBatch) => kvBytesPerLayer(config, nCtx, maxBatch),
         create: (kernels, placed, maxBatch, freqFactors) => new Model(kernels, config, g, placed, maxBatch, freqFactors),
       };
     },
@@ -116,8 +131,8 @@ function architecture<C>(
 
 /** general.architecture → how to run it. */
 const architectures: Record<string, Architecture> = {
-  llama: architecture(readLlamaConfig, llamaTensorNames, LlamaModel),
-  gemma4: architecture((g) => readGemma4Config(g), gemma4TensorNames, Gemma4Model),
+  llama: architecture(readLlamaConfig, llamaTensorNames, (c, nCtx) => llamaKvBytesPerLayer(c, nCtx), LlamaModel),
+  gemma4: architecture((g) => readGemma4Config(g), gemma4TensorNames, gemma4KvBytesPerLayer, Gemma4Model),
 };
 const supportedArchs = Object.keys(architectures);
 
@@ -126,6 +141,9 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const g = await readGguf(source);
   const arch = g.metadata.get('general.architecture');
   if (typeof arch !== 'string') throw new GgufError('missing_key', `${source.name}: no general.architecture`, 'general.architecture');
+  if (arch === 'gemma4-assistant') {
+    throw new ModelError('unsupported_arch', `${source.name}: a gemma4-assistant file is an MTP drafter: load it beside its gemma4 target (loadAssistant)`);
+  }
   if (!Object.hasOwn(architectures, arch)) {
     throw new ModelError('unsupported_arch', `${source.name}: architecture '${arch}' is not supported yet (supported: ${supportedArchs.join(', ')})`);
   }
@@ -140,7 +158,12 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const totalBytes = tensors.reduce((a, t) => a + t.size, 0);
   options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes });
 
-  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name);
+  const maxBatch = options.maxBatch ?? 64;
+  // every layer's KV caches (all slots) live beside its weights: plan for them now, so the memories grow once and a
+  // model that cannot fit with the context asked for fails here, before anything is allocated
+  const kv = options.kvReserve ?? { contextSize: 4096, sequences: 1 };
+  const kvPerLayer = plan.kvBytesPerLayer(kv.contextSize, maxBatch).map((b) => b * kv.sequences);
+  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer);
   const threads = options.threads ?? defaultThreads(totalBytes);
   const reserve = groups.reserve.map((bytes) => bytes + (64 << 20));
   const kernels = await createKernels(options.core, { threads, reserveBytes: reserve });
@@ -167,7 +190,6 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     const bytes = await source.read(ropeFreqs.offset, ropeFreqs.size);
     freqFactors = new Float32Array(bytes.slice().buffer);
   }
-  const maxBatch = options.maxBatch ?? 64;
   const model = plan.create(kernels, placed, maxBatch, freqFactors);
   const tokenizer = createTokenizer(g.metadata);
   options.onProgress?.({ phase: 'ready', loadedBytes: totalBytes, totalBytes });
@@ -191,4 +213,50 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     eosToken: tokenString(tokenizer.eos),
   };
   return { info, tokenizer, arch: model, gguf: g, kernels, loadMs: performance.now() - t0, close: () => kernels.close() };
+}
+
+/**
+ * Load a Gemma 4 MTP assistant (`gemma4-assistant`, spec gemma4.md §10) beside its loaded gemma4 target: its weights
+ * go into the target's memory (the memory group of the target's embedding and last layers), because every draft
+ * step reads the target's token embedding and KV cache in place.
+ */
+export async function loadAssistant(source: ModelSource, target: Model, options: { onProgress?: (p: LoadProgress) => void } = {}): Promise<Gemma4Assistant> {
+  const g = await readGguf(source);
+  const arch = g.metadata.get('general.architecture');
+  if (arch !== 'gemma4-assistant') {
+    throw new ModelError('unsupported_arch', `${source.name}: architecture '${String(arch)}' is not a Gemma 4 MTP assistant (gemma4-assistant)`);
+  }
+  if (!(target.arch instanceof Gemma4Model)) {
+    throw new ModelError('unsupported_arch', `${source.name}: a gemma4-assistant drafts for a gemma4 target, not for '${target.info.arch}'`);
+  }
+  const config = readGemma4AssistantConfig(g);
+  const tensors = gemma4AssistantTensorNames(config).map((n) => requireTensor(g, n));
+  for (const t of tensors) {
+    if (!ggmlType(t.type)?.supported) {
+      throw new ModelError('unsupported_feature', `${source.name}: tensor '${t.name}' has type ${t.typeName}, which hearth cannot run yet`);
+    }
+  }
+  const totalBytes = tensors.reduce((a, t) => a + t.size, 0);
+  options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes });
+  const kernels = target.kernels;
+  const group = kernels.groupOf(target.arch.tokenEmbd.ptr);
+  const placed = new Map<string, number>();
+  let loaded = 0;
+  for (const t of tensors) {
+    const ptr = kernels.alloc(t.size, group < 0 ? undefined : group);
+    await source.readInto(t.offset, kernels.u8(ptr, t.size), (n) => {
+      loaded += n;
+      options.onProgress?.({ phase: 'weights', loadedBytes: loaded, totalBytes });
+    });
+    placed.set(t.name, ptr);
+  }
+  const ropeFreqs = g.tensorsByName.get('rope_freqs.weight');
+  let freqFactors: Float32Array | undefined;
+  if (ropeFreqs) {
+    if (ropeFreqs.type !== 0) throw new ModelError('bad_shape', 'rope_freqs.weight must be F32');
+    freqFactors = new Float32Array((await source.read(ropeFreqs.offset, ropeFreqs.size)).slice().buffer);
+  }
+  const assistant = new Gemma4Assistant(kernels, config, g, placed, target.arch, freqFactors);
+  options.onProgress?.({ phase: 'ready', loadedBytes: totalBytes, totalBytes });
+  return assistant;
 }

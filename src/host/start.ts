@@ -13,8 +13,9 @@ export async function startEngine(
   draftSource?: ModelSource,
 ): Promise<Engine> {
   try {
-    const model = await loadModel(source, { core, threads: config.threads ?? undefined, onProgress });
-    const draftModel = draftSource ? await loadModel(draftSource, { core, threads: config.threads ?? undefined }) : undefined;
+    const kvReserve = { contextSize: config.context ?? 4096, sequences: config.parallel };
+    const model = await loadModel(source, { core, threads: config.threads ?? undefined, onProgress, kvReserve });
+    const draftModel = draftSource ? await loadModel(draftSource, { core, threads: config.threads ?? undefined, kvReserve }) : undefined;
     return createEngine(model, {
       slots: config.parallel,
       queueLimit: config.queueLimit,

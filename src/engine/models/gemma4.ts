@@ -74,6 +74,12 @@ interface Gemma4Weights {
   layers: Gemma4LayerWeights[];
 }
 
+/** KV cache bytes each layer keeps for a context of nCtx (sliding layers: the ring; shared layers: none). */
+export function gemma4KvBytesPerLayer(c: Gemma4Config, nCtx: number, maxBatch: number): number[] {
+  const ring = pad32(Math.min(nCtx, c.window + maxBatch - 1));
+  return c.layers.map((L, i) => (L.kvFrom === i ? 2 * (L.sliding ? ring : pad32(nCtx)) * L.nHeadKv * L.headDim * 2 : 0));
+}
+
 export class Gemma4Model implements ArchModel {
   readonly nVocab: number;
   readonly nCtxTrain: number;
@@ -196,12 +202,7 @@ export class Gemma4Model implements ArchModel {
   }
 
   kvBytes(nCtx: number): number {
-    const R = this.ringCells(nCtx);
-    let bytes = R * 4;
-    this.config.layers.forEach((L, i) => {
-      if (L.kvFrom === i) bytes += 2 * (L.sliding ? R : pad32(nCtx)) * L.nHeadKv * L.headDim * 2;
-    });
-    return bytes;
+    return this.ringCells(nCtx) * 4 + gemma4KvBytesPerLayer(this.config, nCtx, this.maxBatch).reduce((a, b) => a + b, 0);
   }
 
   createKv(nCtx: number): KvCache {

@@ -99,6 +99,11 @@ export function llamaTensorNames(g: GgufFile, c: LlamaConfig): string[] {
 
 const pad32 = (n: number) => Math.ceil(n / 32) * 32;
 
+/** KV cache bytes each layer keeps for a context of nCtx (K and V, f16). */
+export function llamaKvBytesPerLayer(c: LlamaConfig, nCtx: number): number[] {
+  return Array.from({ length: c.nLayer }, () => 2 * pad32(nCtx) * c.nHeadKv * c.headDim * 2);
+}
+
 export class LlamaModel implements ArchModel {
   readonly nVocab: number;
   readonly nCtxTrain: number;
@@ -162,8 +167,7 @@ export class LlamaModel implements ArchModel {
 
   /** Bytes one KV cache of nCtx cells takes (K and V in f16 for every layer). */
   kvBytes(nCtx: number): number {
-    const c = this.config;
-    return c.nLayer * 2 * nCtx * c.nHeadKv * c.headDim * 2;
+    return llamaKvBytesPerLayer(this.config, nCtx).reduce((a, b) => a + b, 0);
   }
 
   createKv(nCtx: number): KvCache {
