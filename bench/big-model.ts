@@ -86,7 +86,8 @@ function freePort(): Promise<number> {
 /** workerd serving the built bundle, the model through the `models` disk binding (scripts/workerd.capnp). */
 async function runWorkerd(): Promise<Result> {
   const port = await freePort();
-  const bin = join(root, 'node_modules/.bin/workerd');
+  // the platform binary itself (node_modules/.bin/workerd is a node wrapper: its RSS would not be workerd's)
+  const bin = join(root, 'node_modules/@cloudflare/workerd-linux-64/bin/workerd');
   const t0 = performance.now();
   const child = spawn(bin, ['serve', join(root, 'scripts/workerd.capnp'), '--socket-addr', `http=127.0.0.1:${port}`, '--directory-path', `models=${dirname(resolve(values.model!))}`], {
     env: { ...process.env, HEARTH_MODEL: basename(values.model!), HEARTH_CONTEXT: String(ctx), HEARTH_PARALLEL: '1' },

@@ -12,6 +12,8 @@
  *   dist/cli.js                `hearth` for Node (bin/hearth.js imports it)
  *   dist/index.js              the library: `import { loadModel } from 'hearth'` on Node and Deno
  *
+ * The playground page served at `/` (src/playground/) is built by its own esbuild step and inlined into each bundle.
+ *
  * `node scripts/build.js [--outdir DIR]`; tests import `build({ outdir })`.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { playgroundPlugin } from '../src/playground/build.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -56,6 +59,8 @@ export async function build({ outdir = join(root, 'dist'), quiet = false } = {})
     legalComments: 'none',
     logLevel: quiet ? 'silent' : 'warning',
     absWorkingDir: root,
+    // the playground page (src/playground/), built and inlined as strings wherever the app is bundled
+    plugins: [playgroundPlugin()],
   };
   await esbuild.build({
     ...common,
@@ -64,8 +69,9 @@ export async function build({ outdir = join(root, 'dist'), quiet = false } = {})
     platform: 'neutral',
     mainFields: ['module', 'main'],
     conditions: ['worker', 'import'],
-    // resolved by the host at load time, relative to worker.js
-    external: ['*.wasm', '*.gguf', 'cloudflare:*'],
+    // resolved by the host at load time, relative to worker.js; node:worker_threads is only imported where the host
+    // has threads (Deno serves it; workerd never reaches that import)
+    external: ['*.wasm', '*.gguf', 'cloudflare:*', 'node:worker_threads'],
   });
   for (const [entry, out] of [
     ['src/cli/index.ts', 'cli.js'],

@@ -345,7 +345,7 @@ const rmsNorm: Check = {
 };
 
 const rope: Check = {
-  name: 'rope: SIMD == scalar twin == fma(x0,c,-(x1 s)), fma(x1,c,x0 s), NORM and NEOX, partial n_rot',
+  name: 'rope: SIMD == scalar twin == fma(x0,c,-(x1 s)), fma(x0,s,x1 c), NORM and NEOX, partial n_rot',
   run(h) {
     const fails: Failures = [];
     const r = rng(5);
@@ -377,7 +377,7 @@ const rope: Check = {
               const i0 = mode === 0 ? base + 2 * i : base + i, i1 = mode === 0 ? i0 + 1 : i0 + nRot / 2;
               const c = cs[t * nRot + 2 * i], s = cs[t * nRot + 2 * i + 1], x0 = x[i0], x1 = x[i1];
               want[i0] = fmaF32(x0, c, -fround(x1 * s));
-              want[i1] = fmaF32(x1, c, fround(x0 * s));
+              want[i1] = fmaF32(x0, s, fround(x1 * c));
             }
         expectSame(fails, `${tag} vs reference`, got, want);
       }
@@ -387,29 +387,33 @@ const rope: Check = {
 };
 
 const kvStore: Check = {
-  name: 'kv_store: SIMD == scalar twin == round-to-nearest-even f16, specials included',
+  name: 'kv_store: SIMD == scalar twin == round-to-nearest-even f16, specials included, row and transposed layouts',
   run(h) {
     const fails: Failures = [];
     const r = rng(6);
-    const width = 37, nTokens = 4, stride = 41;
+    const width = 37, nTokens = 4, stride = 41, capacity = 9;
     const src = activations(r, nTokens * stride);
     const specials = [0, -0, 65504, 65519.99, 65520, -70000, Infinity, -Infinity, 5.96e-8, 2.98e-8, 2.99e-8, -1e-6, 6.1e-5, 1e-10, 0.1, 1 / 3];
     specials.forEach((v, i) => (src[i] = v));
     src[20] = NaN;
-    const sp = put(h.core, src), cells = put(h.core, Int32Array.from([5, 0, 2, -1]));
-    const caches = [0, 1, 2].map(() => h.core.alloc(2 * width * 6));
-    for (const c of caches) h.core.u16(c, width * 6).fill(0xabcd);
-    h.simd.kvStore(sp, stride, caches[0], width, nTokens, cells);
-    h.ref.kvStore(sp, stride, caches[1], width, nTokens, cells);
-    h.split.kvStore(sp, stride, caches[2], width, nTokens, cells);
-    const got = h.core.u16(caches[0], width * 6).slice();
-    expectSame(fails, 'SIMD vs scalar', got, h.core.u16(caches[1], width * 6));
-    expectSame(fails, '3 threads', got, h.core.u16(caches[2], width * 6));
-    const want = new Uint16Array(width * 6).fill(0xabcd);
-    [5, 0, 2].forEach((cell, t) => {
-      for (let i = 0; i < width; i++) want[cell * width + i] = f32ToF16(src[t * stride + i]);
-    });
-    expectSame(fails, 'vs reference', got, want);
+    const sp = put(h.core, src), cellList = [5, 0, 2, -1], cells = put(h.core, Int32Array.from(cellList));
+    for (const vStride of [0, capacity]) {
+      const size = width * capacity;
+      const caches = [0, 1, 2].map(() => h.core.alloc(2 * size));
+      for (const c of caches) h.core.u16(c, size).fill(0xabcd);
+      h.simd.kvStore(sp, stride, caches[0], width, nTokens, cells, vStride);
+      h.ref.kvStore(sp, stride, caches[1], width, nTokens, cells, vStride);
+      h.split.kvStore(sp, stride, caches[2], width, nTokens, cells, vStride);
+      const got = h.core.u16(caches[0], size).slice();
+      expectSame(fails, `v_stride ${vStride} SIMD vs scalar`, got, h.core.u16(caches[1], size));
+      expectSame(fails, `v_stride ${vStride} 3 threads`, got, h.core.u16(caches[2], size));
+      const want = new Uint16Array(size).fill(0xabcd);
+      cellList.forEach((cell, t) => {
+        if (cell < 0) return;
+        for (let i = 0; i < width; i++) want[vStride ? i * vStride + cell : cell * width + i] = f32ToF16(src[t * stride + i]);
+      });
+      expectSame(fails, `v_stride ${vStride} vs reference`, got, want);
+    }
     return fails;
   },
 };
@@ -446,10 +450,15 @@ const attention: Check = {
       const V = new Uint16Array(c.nCells * c.nHeadKv * c.dv).map(() => f32ToF16(gauss(r)));
       const cellPos = Int32Array.from({ length: c.nCells }, (_, i) => (i % 11 === 5 ? -1 : c.nCells - 1 - i));
       const qPos = Int32Array.from({ length: c.nTokens }, (_, t) => c.nCells - c.nTokens + t - (c.flags ? 3 : 0));
-      const ptrs = { q: put(h.core, q), k: put(h.core, K), v: put(h.core, V), cp: put(h.core, cellPos), qp: put(h.core, qPos) };
+      // V goes into memory transposed (the cache layout), with a row stride larger than n_cells
+      const vStride = c.nCells + 5;
+      const Vt = new Uint16Array(c.nHeadKv * c.dv * vStride);
+      for (let cell = 0; cell < c.nCells; cell++)
+        for (let i = 0; i < c.nHeadKv * c.dv; i++) Vt[i * vStride + cell] = V[cell * c.nHeadKv * c.dv + i];
+      const ptrs = { q: put(h.core, q), k: put(h.core, K), v: put(h.core, Vt), cp: put(h.core, cellPos), qp: put(h.core, qPos) };
       const outs = [0, 1, 2].map(() => h.core.alloc(4 * c.nTokens * outStride));
       const args = (out: number) => ({
-        q: ptrs.q, qStride, kCache: ptrs.k, vCache: ptrs.v, out, outStride, nTokens: c.nTokens, nHead: c.nHead, nHeadKv: c.nHeadKv,
+        q: ptrs.q, qStride, kCache: ptrs.k, vCache: ptrs.v, vStride, out, outStride, nTokens: c.nTokens, nHead: c.nHead, nHeadKv: c.nHeadKv,
         headDimK: c.dk, headDimV: c.dv, nCells: c.nCells, cellPos: ptrs.cp, qPos: ptrs.qp, scale: 1 / Math.sqrt(c.dk), window: c.window,
         softcap: c.softcap, flags: c.flags,
       });

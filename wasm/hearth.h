@@ -63,11 +63,15 @@ struct args_quantize_act { uint32_t wtype, x, xq, k, n_cols; };
 
 /* y[j*y_stride + r] = dot(W row r, activation column j) for r < n_rows, j < n_cols.
  * W has n_rows rows of k elements of wtype (k a multiple of the block size); xq as produced by OP_QUANTIZE_ACT.
- * Numerics: quantized types take an exact integer dot per block (32) or super-block (256), turn it into one float
- * term per block as llama.cpp does (e.g. Q4_0: (float)sumi * (d_w * d_x)), and sum the terms in 4 float lanes by
- * block index mod 4, finally (l0 + l2) + (l1 + l3). F32/F16/BF16 follow ggml_vec_dot_{f32,f16,bf16} of the AVX2
- * build exactly (4x8 lanes, the same reductions, leftovers in double for F16/BF16), except that F32 products are
- * rounded before the add (no FMA). */
+ * Numerics: those of llama.cpp's AVX2 CPU backend (the haswell build node-llama-cpp runs on x86 without AVX-512),
+ * with its FMAs emulated exactly. Quantized types take exact integer dots and accumulate them block after block:
+ * Q8_0, Q4_1, Q5_K, Q6_K as ggml_vec_dot_* (8 int lanes of 4 consecutive products, 8 float lanes updated with
+ * fma(lane, d_w * d_x, acc), hsum_float_8 at the end; Q4_1 adds fma-accumulated m_w * s_x, Q5_K its mins);
+ * Q4_0 and Q4_K as the gemv of llama.cpp's repacked layout (one fma per block / super-block; Q4_K's mins in a second
+ * sum subtracted at the end). Details in matmul_q.c / matmul_k.c. F32/F16/BF16 follow ggml_vec_dot_{f32,f16,bf16}
+ * exactly (4x8 lanes, the same reductions, leftovers in double for F16/BF16), except that F32 products are rounded
+ * before the add (no FMA). The result for a column never depends on n_cols: llama.cpp's own batched paths differ
+ * for F32/F16/BF16 (tinyBLAS) and Q4_K (its gemm adds one fma per 64 values), we keep its single-token numbers. */
 struct args_matmul { uint32_t wtype, w, k, n_rows, xq, n_cols, y, y_stride; };
 
 /* out[j*k ...] = row ids[j] of W (n_rows rows), dequantized to f32 (embedding lookup) with the float math of
@@ -81,12 +85,14 @@ struct args_rms_norm { uint32_t x, w, out, k, n_rows; float eps; };
 /* Rotate, in place, the first n_rot dims of each head of x ([n_tokens] rows of x_stride floats, n_heads heads of
  * head_dim each). cos_sin holds [n_tokens][n_rot/2] (cos, sin) pairs computed by the host. mode 0 = NORM (pairs 2i,
  * 2i+1), mode 2 = NEOX (pairs i, i + n_rot/2). Per pair, as the AVX2 build of llama.cpp computes it (gcc contracts
- * it into FMAs): x0' = fma(x0, cos, -(x1*sin)), x1' = fma(x1, cos, x0*sin). */
+ * it into FMAs): x0' = fma(x0, cos, -(x1*sin)), x1' = fma(x0, sin, x1*cos). */
 struct args_rope { uint32_t x, n_tokens, n_heads, head_dim, n_rot, x_stride, cos_sin, mode; };
 
-/* Store n_tokens f32 rows (width floats each, src + t*src_stride) into the f16 cache rows dst + cells[t]*width
- * (int32 cell indices; round to nearest even, as ggml's f32 -> f16 copy). */
-struct args_kv_store { uint32_t src, src_stride, dst, width, n_tokens, cells; };
+/* Store n_tokens f32 rows (width floats each, src + t*src_stride) into an f16 cache at the int32 cells[t] (negative:
+ * skipped), rounding to nearest even as ggml's f32 -> f16 copy. v_stride == 0: row layout, element i of cell c at
+ * dst + c*width + i (the K cache). v_stride > 0: transposed, element i of cell c at dst + i*v_stride + c (the V
+ * cache, as llama.cpp keeps it without flash attention; v_stride = the cache's cell capacity). */
+struct args_kv_store { uint32_t src, src_stride, dst, width, n_tokens, cells, v_stride; };
 
 #define HEARTH_ATTN_NONCAUSAL 1u /* flags bit: cells after the query position are visible (bidirectional blocks) */
 
@@ -95,11 +101,13 @@ struct args_kv_store { uint32_t src, src_stride, dst, width, n_tokens, cells; };
  *   if softcap > 0: s = tanhf(s * (1/softcap)) * softcap;  s = s * scale;
  *   a cell is masked (-inf) when cell_pos[c] < 0, when cell_pos[c] > q_pos[t] (unless flags has
  *   HEARTH_ATTN_NONCAUSAL), or when window > 0 and q_pos[t] - cell_pos[c] >= window;
- *   p = softmax(s) (max-subtracted; ggml_v_expf over groups of 8 cells, each group summed in float and added to a
- *   double sum; expf for the last n_cells % 8); p is rounded to f16; out[t*out_stride + h*head_dim_v + d] =
- *   ggml_vec_dot_f16 over cells of (V_c[d], p_c).
- * K cell c, kv head g at k_cache + (c*n_head_kv + g)*head_dim_k halves; V likewise with head_dim_v.
+ *   p = softmax(s) as OP_SOFTMAX (ggml_v_expf over groups of 8 cells summed in float then in double, expf for the
+ *   last n_cells % 8, max-subtracted); p is rounded to f16;
+ *   out[t*out_stride + h*head_dim_v + d] = ggml_vec_dot_f16 over the n_cells cells of (V[d], p).
+ * K (row layout): cell c, kv head g at k_cache + (c*n_head_kv + g)*head_dim_k halves.
+ * V (transposed, see OP_KV_STORE): kv head g, dim d, cell c at v_cache + (g*head_dim_v + d)*v_stride + c halves.
  * Query head h reads kv head h / (n_head / n_head_kv). cell_pos: int32[n_cells]; q_pos: int32[n_tokens].
+ * Cells that are empty must hold finite values (zeros), as llama.cpp clears its cache: their p is 0.
  * scratch: hearth_attention_scratch_bytes(n_cells, head_dim_k, head_dim_v) bytes per thread, thread ith at
  * scratch + ith * that. */
 struct args_attention {
@@ -107,7 +115,7 @@ struct args_attention {
     uint32_t n_tokens, n_head, n_head_kv, head_dim_k, head_dim_v;
     uint32_t n_cells, cell_pos, q_pos;
     float scale; int32_t window; float softcap;
-    uint32_t scratch, flags;
+    uint32_t scratch, flags, v_stride;
 };
 
 /* Elementwise on n floats (out may alias a):

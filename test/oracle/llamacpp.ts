@@ -37,9 +37,9 @@ function toArray(logits: Map<number, number>, nVocab: number): Float32Array {
   return out;
 }
 
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+function argmax(x: Float32Array, banned: ReadonlySet<number>): number {
+  let best = -1;
+  for (let i = 0; i < x.length; i++) if (!banned.has(i) && (best < 0 || x[i] > x[best])) best = i;
   return best;
 }
 
@@ -52,10 +52,19 @@ export async function llamacppGreedy(
     contextSize?: number;
     /**
      * Evaluate the prompt one token per decode call instead of as one batch. llama.cpp's multi-token path rounds
-     * differently from its single-token path for some weight types (other matmul kernels); our kernels give the
-     * single-token numbers at every batch size, so this makes the whole run comparable bit for bit.
+     * differently from its single-token path: with two or more query tokens the attention's F16 mul_mats (K·q, V·p)
+     * and F32/F16/BF16 weights go through llamafile's tinyBLAS (one 8-lane FMA accumulator over k, where
+     * ggml_vec_dot_* keeps 4 x 8 lanes), and repacked Q4_K weights through ggml_gemm_q4_K_8x8_q8_K (one FMA per 64
+     * values, where the single-token gemv takes one per 256); Q8_0, Q4_0, Q4_1, Q5_K and Q6_K weights give the same
+     * numbers either way. Our kernels give the single-token numbers at every batch size (a token's logits must not
+     * depend on what it is batched with), so this makes a run comparable bit for bit.
      */
     promptByToken?: boolean;
+    /**
+     * Ids the greedy pick skips, as llama.cpp's common sampler does for tokenizer.ggml.suppress_tokens (a −∞ logit
+     * bias before anything else). The returned logits stay raw, as llama_get_logits gives them.
+     */
+    suppressTokens?: number[];
   } = {},
 ): Promise<OracleRun> {
   const model = await loadModel(modelPath);
@@ -70,6 +79,7 @@ export async function llamacppGreedy(
   try {
     const sequence = context.getSequence();
     const tokens: number[] = [];
+    const banned = new Set(options.suppressTokens ?? []);
     let firstLogits: Float32Array | undefined;
     let lastLogits: Float32Array = new Float32Array(0);
     let input: number[] = prompt;
@@ -86,7 +96,7 @@ export async function llamacppGreedy(
       if (!last?.next?.logits) throw new Error('node-llama-cpp returned no logits');
       lastLogits = toArray(last.next.logits, vocab);
       firstLogits ??= lastLogits;
-      const next = argmax(lastLogits);
+      const next = argmax(lastLogits, banned);
       tokens.push(next);
       input = [next];
     }
@@ -94,6 +104,14 @@ export async function llamacppGreedy(
   } finally {
     await context.dispose();
   }
+}
+
+/**
+ * The CPU features of the ggml CPU backend node-llama-cpp loaded (it picks the best of its builds for this CPU).
+ * hearth reproduces the AVX2 + FMA build's kernels (GGML "haswell"); an AVX-512 build sums in other orders.
+ */
+export async function llamacppCpuFeatures(): Promise<string> {
+  return (await llama()).systemInfo;
 }
 
 export async function llamacppTokenize(modelPath: string, text: string): Promise<number[]> {

@@ -2,8 +2,7 @@
  * the f16 roundings its F16 mul_mats imply (q before K·q, the probabilities before V·p) and ggml_vec_dot_f16's
  * AVX2 summation (4 accumulators x 8 lanes over 32-element steps, reduced ((s0+s2)+(s1+s3)), lanes m and m+4 added,
  * then (t0+t1)+(t2+t3); leftovers in double). f16 x f16 products are exact in f32, so that order alone fixes the
- * result. V·p runs that same order over the cells: cell c feeds slot c % 32 of a 32 x head_dim_v accumulator.
- * Masked cells are skipped: their p is exactly 0 and adding a zero product never changes a sum that starts at +0. */
+ * result. V is kept transposed (as llama.cpp's v_trans cache), so V·p is the same dot over a row of cells. */
 #include "mathf.h"
 
 /* ---- kv_store ---- */
@@ -15,12 +14,26 @@ void kv_store(const struct args_kv_store *a, uint32_t ith, uint32_t nth, int ref
     for (uint32_t t = t0; t < t1; t++) {
         if (cells[t] < 0) continue;
         const float *src = (const float *)(uintptr_t)a->src + (size_t)t * a->src_stride;
-        uint16_t *dst = (uint16_t *)(uintptr_t)a->dst + (size_t)cells[t] * w;
         uint32_t i = 0;
-        if (!ref)
-            for (; i + 8 <= w; i += 8)
-                st(dst + i, wasm_u16x8_narrow_i32x4(f32x4_to_fp16x4(ld(src + i)), f32x4_to_fp16x4(ld(src + i + 4))));
-        for (; i < w; i++) dst[i] = f32_to_fp16(src[i]);
+        if (a->v_stride) {
+            uint16_t *dst = (uint16_t *)(uintptr_t)a->dst + cells[t];
+            size_t vs = a->v_stride;
+            if (!ref)
+                for (; i + 4 <= w; i += 4) {
+                    v128 h = f32x4_to_fp16x4(ld(src + i));
+                    wasm_v128_store16_lane(dst + i * vs, h, 0);
+                    wasm_v128_store16_lane(dst + (i + 1) * vs, h, 2);
+                    wasm_v128_store16_lane(dst + (i + 2) * vs, h, 4);
+                    wasm_v128_store16_lane(dst + (i + 3) * vs, h, 6);
+                }
+            for (; i < w; i++) dst[i * vs] = f32_to_fp16(src[i]);
+        } else {
+            uint16_t *dst = (uint16_t *)(uintptr_t)a->dst + (size_t)cells[t] * w;
+            if (!ref)
+                for (; i + 8 <= w; i += 8)
+                    st(dst + i, wasm_u16x8_narrow_i32x4(f32x4_to_fp16x4(ld(src + i)), f32x4_to_fp16x4(ld(src + i + 4))));
+            for (; i < w; i++) dst[i] = f32_to_fp16(src[i]);
+        }
     }
 }
 
@@ -28,7 +41,8 @@ void kv_store(const struct args_kv_store *a, uint32_t ith, uint32_t nth, int ref
 
 EXPORT(hearth_attention_scratch_bytes)
 uint32_t hearth_attention_scratch_bytes(uint32_t n_cells, uint32_t head_dim_k, uint32_t head_dim_v) {
-    return 4 * (round4(n_cells) + round4(head_dim_k) + 32 * round4(head_dim_v));
+    (void)head_dim_v;
+    return 4 * (round4(n_cells) + round4(head_dim_k));
 }
 
 /* ggml_vec_dot_f16 of an f16 row and f32 values already rounded to f16. */
@@ -49,13 +63,12 @@ INLINE float dot_f16(const uint16_t *k, const float *q, uint32_t n) {
     uint32_t np = n & ~31u;
     v128 acc[8];
     for (int i = 0; i < 8; i++) acc[i] = wasm_f32x4_splat(0.0f);
+    volatile v128 sink;
     for (uint32_t i = 0; i < np; i += 32) {
-        for (int h = 0; h < 4; h++) {
-            v128 lo, hi;
-            fp16x8_to_f32x4x2(ld(k + i + 8 * h), &lo, &hi);
-            acc[2 * h] = wasm_f32x4_add(acc[2 * h], wasm_f32x4_mul(lo, ld(q + i + 8 * h)));
-            acc[2 * h + 1] = wasm_f32x4_add(acc[2 * h + 1], wasm_f32x4_mul(hi, ld(q + i + 8 * h + 4)));
-        }
+        v128 h[4] = { ld(k + i), ld(k + i + 8), ld(k + i + 16), ld(k + i + 24) }, f[8];
+        fp16x32_to_f32(h, f);
+        for (int j = 0; j < 8; j++) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(f[j], ld(q + i + 4 * j)));
+        PIN(sink, acc[7]);
     }
     v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[4]), wasm_f32x4_add(acc[2], acc[6]));
     v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[1], acc[5]), wasm_f32x4_add(acc[3], acc[7]));
@@ -69,10 +82,11 @@ INLINE float dot_f16(const uint16_t *k, const float *q, uint32_t n) {
 static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float *scratch, int ref) {
     uint32_t n = a->n_cells, dk = a->head_dim_k, dv = a->head_dim_v;
     uint32_t g = h / (a->n_head / a->n_head_kv);
-    float *p = scratch, *qf = scratch + round4(n), *slots = qf + round4(dk);
+    float *p = scratch, *qf = scratch + round4(n);
     const float *q = (const float *)(uintptr_t)a->q + (size_t)t * a->q_stride + (size_t)h * dk;
     float *out = (float *)(uintptr_t)a->out + (size_t)t * a->out_stride + (size_t)h * dv;
-    const uint16_t *kc = (const uint16_t *)(uintptr_t)a->k_cache, *vc = (const uint16_t *)(uintptr_t)a->v_cache;
+    const uint16_t *kc = (const uint16_t *)(uintptr_t)a->k_cache;
+    const uint16_t *vc = (const uint16_t *)(uintptr_t)a->v_cache + (size_t)g * dv * a->v_stride;
     const int32_t *cell_pos = (const int32_t *)(uintptr_t)a->cell_pos;
     int32_t qp = ((const int32_t *)(uintptr_t)a->q_pos)[t];
     int causal = !(a->flags & HEARTH_ATTN_NONCAUSAL);
@@ -101,40 +115,13 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
     }
     softmax_row(p, n, ref);
 
-    /* probabilities rounded to f16, then V·p over cells in ggml_vec_dot_f16 order */
-    uint32_t np = n & ~31u;
-    for (uint32_t s = 0; s < 32 * dv; s++) slots[s] = 0.0f;
-    for (uint32_t c = 0; c < n; c++) p[c] = round_fp16(p[c]);
-    for (uint32_t c = 0; c < np; c++) {
-        float pc = p[c];
-        if (pc == 0.0f) continue;
-        const uint16_t *vrow = vc + ((size_t)c * a->n_head_kv + g) * dv;
-        float *slot = slots + (c % 32) * dv;
-        uint32_t d = 0;
-        if (!ref) {
-            v128 vp = wasm_f32x4_splat(pc);
-            for (; d + 8 <= dv; d += 8) {
-                v128 lo, hi;
-                fp16x8_to_f32x4x2(ld(vrow + d), &lo, &hi);
-                st(slot + d, wasm_f32x4_add(ld(slot + d), wasm_f32x4_mul(vp, lo)));
-                st(slot + d + 4, wasm_f32x4_add(ld(slot + d + 4), wasm_f32x4_mul(vp, hi)));
-            }
-        }
-        for (; d < dv; d++) slot[d] = slot[d] + pc * fp16_to_f32(vrow[d]);
-    }
+    /* probabilities rounded to f16, then each output dim is a dot over the cells of its transposed V row */
+    i = 0;
+    if (!ref) for (; i + 4 <= n; i += 4) st(p + i, f32x4_round_fp16(ld(p + i)));
+    for (; i < n; i++) p[i] = round_fp16(p[i]);
     for (uint32_t d = 0; d < dv; d++) {
-        float t4[4];
-        for (int m = 0; m < 4; m++) {
-#define S(l) slots[(l) * dv + d]
-            t4[m] = ((S(m) + S(16 + m)) + (S(8 + m) + S(24 + m))) + ((S(4 + m) + S(20 + m)) + (S(12 + m) + S(28 + m)));
-#undef S
-        }
-        double sum = (double)((t4[0] + t4[1]) + (t4[2] + t4[3]));
-        for (uint32_t c = np; c < n; c++) {
-            if (p[c] == 0.0f) continue;
-            sum += (double)(p[c] * fp16_to_f32(vc[((size_t)c * a->n_head_kv + g) * dv + d]));
-        }
-        out[d] = (float)sum;
+        const uint16_t *vrow = vc + (size_t)d * a->v_stride;
+        out[d] = ref ? dot_f16_ref(vrow, p, n) : dot_f16(vrow, p, n);
     }
 }
 

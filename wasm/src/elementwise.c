@@ -95,9 +95,17 @@ void elementwise(uint32_t op, const struct args_elementwise *a, uint32_t ith, ui
  * (float)(1.0/sum). ---- */
 void softmax_row(float *x, uint32_t n, int ref) {
     float max = -__builtin_inff();
-    for (uint32_t i = 0; i < n; i++) max = max > x[i] ? max : x[i];
-    double sum = 0.0;
     uint32_t i = 0;
+    if (!ref) { /* the same maximum for non-NaN rows (a zero's sign may differ, which exp(x - max) cannot see) */
+        v128 m = wasm_f32x4_splat(max);
+        for (; i + 4 <= n; i += 4) m = wasm_f32x4_pmax(m, ld(x + i));
+        m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+        m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+        max = wasm_f32x4_extract_lane(m, 0);
+    }
+    for (; i < n; i++) max = max > x[i] ? max : x[i];
+    double sum = 0.0;
+    i = 0;
     if (ref) {
         for (; i + 8 <= n; i += 8) {
             float v[8];

@@ -97,6 +97,100 @@ INLINE float f32x4_lanes_sum(v128 v) {
     return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1);
 }
 
+/* ---- fused multiply-add, exactly as x86's vfmadd ----
+ * llama.cpp's AVX2 kernels accumulate block terms with FMA (one rounding of a*b + c); wasm has no fused multiply-add
+ * outside relaxed SIMD, whose fusing is unspecified. a*b is exact in f64 (24 + 24 bits), so p + c rounded to f64 and
+ * then to f32 is the fused result, except when the f64 sum was inexact and landed exactly halfway between two floats
+ * (then the second rounding ties where the exact sum does not): that f64 has its low 29 bits 1000...0, and is moved
+ * one f64 ulp toward the exact sum (the sign of its TwoSum error). Halfway sums are common (~1% of block terms) but
+ * nearly always exact; the fix is only computed for them. Valid for results in the f32 normal range (the halfway
+ * test differs below 2^-126, far under any kernel's block terms). */
+#define F64_LOW29 0x1fffffffu
+#define F64_HALF 0x10000000u
+
+INLINE float fma_f32(float a, float b, float c) {
+    double p = (double)a * (double)b, cd = (double)c, s = p + cd;
+    if (__builtin_expect((bits_f64(s) & F64_LOW29) == F64_HALF, 0)) {
+        double bb = s - p, err = (p - (s - bb)) + (cd - bb);
+        if (err > 0.0 || err < 0.0) s = f64_bits(bits_f64(s) + ((err > 0.0) == (s > 0.0) ? 1u : (uint64_t)-1));
+    }
+    return (float)s;
+}
+
+/* The same on f64x2 lanes holding f32 values: halfway(s) flags the lanes of s = p + c that need fma_fix. */
+INLINE v128 f64x2_halfway(v128 s) {
+    return wasm_i64x2_eq(wasm_v128_and(s, wasm_i64x2_splat(F64_LOW29)), wasm_i64x2_splat(F64_HALF));
+}
+INLINE v128 f64x2_fma_fix(v128 p, v128 c, v128 s) {
+    v128 bb = wasm_f64x2_sub(s, p);
+    v128 err = wasm_f64x2_add(wasm_f64x2_sub(p, wasm_f64x2_sub(s, bb)), wasm_f64x2_sub(c, bb));
+    v128 z = wasm_f64x2_splat(0.0);
+    v128 inexact = wasm_v128_or(wasm_f64x2_lt(err, z), wasm_f64x2_gt(err, z));
+    /* +1 where err and s have the same sign (away from zero), else -1 */
+    v128 step = wasm_i64x2_sub(wasm_i64x2_splat(1), wasm_i64x2_shl(wasm_u64x2_shr(wasm_v128_xor(err, s), 63), 1));
+    return wasm_i64x2_add(s, wasm_v128_and(step, wasm_v128_and(inexact, f64x2_halfway(s))));
+}
+/* Round f64 lanes to f32 precision (kept as f64). */
+INLINE v128 f64x2_round_f32(v128 s) { return wasm_f64x2_promote_low_f32x4(wasm_f32x4_demote_f64x2_zero(s)); }
+INLINE v128 f32x4_lo_f64(v128 v) { return wasm_f64x2_promote_low_f32x4(v); }
+INLINE v128 f32x4_hi_f64(v128 v) { return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)); }
+INLINE v128 f64x2x2_to_f32x4(v128 lo, v128 hi) {
+    return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/* An 8-lane f32 accumulator (x86's __m256 acc) as four f64x2 holding f32 values; acc8_fma adds
+ * fma(a_l, b, acc_l) for 8 lanes given as a0 (lanes 0..3) and a1 (4..7), f32x4 each, and a scalar b. */
+struct acc8 { v128 d[4]; };
+INLINE struct acc8 acc8_zero(void) {
+    struct acc8 a = { { wasm_f64x2_splat(0.0), wasm_f64x2_splat(0.0), wasm_f64x2_splat(0.0), wasm_f64x2_splat(0.0) } };
+    return a;
+}
+INLINE void acc8_fma_f64(struct acc8 *acc, const v128 a[4], float b) {
+    v128 bd = wasm_f64x2_splat((double)b);
+    v128 p[4] = { wasm_f64x2_mul(a[0], bd), wasm_f64x2_mul(a[1], bd), wasm_f64x2_mul(a[2], bd), wasm_f64x2_mul(a[3], bd) };
+    v128 s[4];
+    for (int i = 0; i < 4; i++) s[i] = wasm_f64x2_add(p[i], acc->d[i]);
+    v128 half = wasm_v128_or(wasm_v128_or(f64x2_halfway(s[0]), f64x2_halfway(s[1])),
+                             wasm_v128_or(f64x2_halfway(s[2]), f64x2_halfway(s[3])));
+    if (__builtin_expect(wasm_v128_any_true(half), 0))
+        for (int i = 0; i < 4; i++) s[i] = f64x2_fma_fix(p[i], acc->d[i], s[i]);
+    for (int i = 0; i < 4; i++) acc->d[i] = f64x2_round_f32(s[i]);
+}
+/* a: 8 f32 lanes as a0 (lanes 0..3), a1 (4..7). */
+INLINE void acc8_fma(struct acc8 *acc, v128 a0, v128 a1, float b) {
+    v128 a[4] = { f32x4_lo_f64(a0), f32x4_hi_f64(a0), f32x4_lo_f64(a1), f32x4_hi_f64(a1) };
+    acc8_fma_f64(acc, a, b);
+}
+/* a: 8 int32 lanes, each below 2^24 in magnitude (so (float)a is exact and equals (double)a). */
+INLINE void acc8_fma_i24(struct acc8 *acc, v128 a0, v128 a1, float b) {
+    v128 a[4] = { wasm_f64x2_convert_low_i32x4(a0), wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(a0, a0, 2, 3, 2, 3)),
+                  wasm_f64x2_convert_low_i32x4(a1), wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(a1, a1, 2, 3, 2, 3)) };
+    acc8_fma_f64(acc, a, b);
+}
+
+/* fma_f32 on four lanes. */
+INLINE v128 f32x4_fma(v128 a, v128 b, v128 c) {
+    v128 plo = wasm_f64x2_mul(f32x4_lo_f64(a), f32x4_lo_f64(b)), phi = wasm_f64x2_mul(f32x4_hi_f64(a), f32x4_hi_f64(b));
+    v128 clo = f32x4_lo_f64(c), chi = f32x4_hi_f64(c);
+    v128 slo = wasm_f64x2_add(plo, clo), shi = wasm_f64x2_add(phi, chi);
+    if (__builtin_expect(wasm_v128_any_true(wasm_v128_or(f64x2_halfway(slo), f64x2_halfway(shi))), 0)) {
+        slo = f64x2_fma_fix(plo, clo, slo);
+        shi = f64x2_fma_fix(phi, chi, shi);
+    }
+    return f64x2x2_to_f32x4(slo, shi);
+}
+
+/* x86's hsum_float_8 of 8 lanes held as lo (lanes 0..3) and hi (4..7): (hi + lo) pairwise, then
+ * (l0 + l2) + (l1 + l3). */
+INLINE float f32x8_hsum(v128 lo, v128 hi) { return f32x4_lanes_sum(wasm_f32x4_add(hi, lo)); }
+INLINE float acc8_hsum(const struct acc8 *a) {
+    return f32x8_hsum(f64x2x2_to_f32x4(a->d[0], a->d[1]), f64x2x2_to_f32x4(a->d[2], a->d[3]));
+}
+INLINE float f32x8_hsum_ref(const float l[8]) {
+    float r0 = l[4] + l[0], r1 = l[5] + l[1], r2 = l[6] + l[2], r3 = l[7] + l[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
 /* Four f16 values (in the low 16 bits of each i32 lane) to f32, exactly as fp16_to_f32. */
 INLINE v128 fp16x4_to_f32x4(v128 h) {
     v128 em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));

@@ -174,22 +174,41 @@ INLINE v128 tanhf_acc4(v128 x) {
     return wasm_v128_bitselect(x, r, wasm_f32x4_ne(x, x));
 }
 
+/* ggml_expf on two halves kept in f64x2 from start to end. Every intermediate is a float value held exactly in
+ * double; each float operation is done in double and rounded in place (demote + promote): for an FMA that is the
+ * emulation above, for a product or difference of two floats the double result is exact and rounds the same way
+ * as the float operation. Only the exponent bit-tricks go through f32x4. */
+INLINE v128 f32r(v128 d) { return wasm_f64x2_promote_low_f32x4(wasm_f32x4_demote_f64x2_zero(d)); }
+INLINE v128 fma_d(v128 a, v128 b, v128 c) { return f32r(wasm_f64x2_add(wasm_f64x2_mul(a, b), c)); }
+
+struct exp_part { v128 n, b, j; };
+
+INLINE struct exp_part ggml_exp_part(v128 x) {
+    const v128 r = wasm_f64x2_splat(0x1.8p23);
+    struct exp_part o;
+    v128 z = fma_d(x, wasm_f64x2_splat((double)0x1.715476p+0f), r);
+    o.n = wasm_f64x2_sub(z, r); /* exact */
+    v128 nn = wasm_f64x2_neg(o.n);
+    o.b = fma_d(nn, wasm_f64x2_splat((double)0x1.7f7d1cp-20f), fma_d(nn, wasm_f64x2_splat((double)0x1.62e4p-1f), x));
+    v128 u = f32r(wasm_f64x2_mul(o.b, o.b));
+    v128 inner = fma_d(fma_d(wasm_f64x2_splat((double)0x1.0e4020p-7f), o.b, wasm_f64x2_splat((double)0x1.573e2ep-5f)), u,
+                       fma_d(wasm_f64x2_splat((double)0x1.555e66p-3f), o.b, wasm_f64x2_splat((double)0x1.fffdb6p-2f)));
+    o.j = fma_d(inner, u, f32r(wasm_f64x2_mul(wasm_f64x2_splat((double)0x1.ffffecp-1f), o.b)));
+    return o;
+}
+
 INLINE v128 ggml_expf4(v128 x) {
-    const v128 r = wasm_f32x4_splat(0x1.8p23f);
-    v128 z = fma_emul4(x, wasm_f32x4_splat(0x1.715476p+0f), r);
-    v128 n = wasm_f32x4_sub(z, r);
-    v128 nn = wasm_f32x4_neg(n);
-    v128 b = fma_emul4(nn, wasm_f32x4_splat(0x1.7f7d1cp-20f), fma_emul4(nn, wasm_f32x4_splat(0x1.62e4p-1f), x));
-    v128 e = wasm_i32x4_shl(z, 23);
+    struct exp_part lo = ggml_exp_part(f64x2_lo(x)), hi = ggml_exp_part(f64x2_hi(x));
+    /* n is an integer-valued float: its f32 form gives the exponent bits (z = n + 0x1.8p23 exactly) */
+    v128 n = f32x4_join(lo.n, hi.n);
+    v128 e = wasm_i32x4_shl(wasm_f32x4_add(n, wasm_f32x4_splat(0x1.8p23f)), 23);
     v128 k = wasm_i32x4_add(e, wasm_i32x4_splat(0x3f800000));
-    v128 u = wasm_f32x4_mul(b, b);
-    v128 j = fma_emul4(fma_emul4(fma_emul4(wasm_f32x4_splat(0x1.0e4020p-7f), b, wasm_f32x4_splat(0x1.573e2ep-5f)), u,
-                                 fma_emul4(wasm_f32x4_splat(0x1.555e66p-3f), b, wasm_f32x4_splat(0x1.fffdb6p-2f))),
-                       u, wasm_f32x4_mul(wasm_f32x4_splat(0x1.ffffecp-1f), b));
+    v128 klo = wasm_f64x2_promote_low_f32x4(k), khi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(k, k, 2, 3, 2, 3));
+    v128 plain = f32x4_join(wasm_f64x2_add(wasm_f64x2_mul(lo.j, klo), klo), wasm_f64x2_add(wasm_f64x2_mul(hi.j, khi), khi));
     v128 an = wasm_f32x4_abs(n);
-    v128 plain = fma_emul4(j, k, k);
     v128 c = wasm_f32x4_gt(an, wasm_f32x4_splat(126.0f));
-    if (!wasm_v128_any_true(c)) return plain;
+    if (__builtin_expect(!wasm_v128_any_true(c), 1)) return plain;
+    v128 j = f32x4_join(lo.j, hi.j);
     v128 g = wasm_v128_and(wasm_f32x4_le(n, wasm_f32x4_splat(0.0f)), wasm_i32x4_splat((int32_t)0x82000000u));
     v128 s1 = wasm_i32x4_add(g, wasm_i32x4_splat(0x7f000000));
     v128 s2 = wasm_i32x4_sub(e, g);

@@ -1,13 +1,19 @@
 /* OP_MATMUL for the K-quants Q4_K, Q5_K, Q6_K against Q8_K activations (256-element super-blocks).
  *
- * Per super-block the integers are exact and the float term is llama.cpp's (ggml-cpu/quants.c *_generic):
- *   Q4_K, Q5_K: (d_w * d_x) * (float)isum - (dmin_w * d_x) * (float)imin,
- *               isum = sum_s sc_s * (sum over group s of q * a), imin = sum_s m_s * (sum over group s of a);
- *   Q6_K:       (d_w * d_x) * (float)isum, isum = sum_g sc_g * (sum over group g of (q - 32) * a);
- * summed in 4 float lanes by super-block index mod 4, finally (l0 + l2) + (l1 + l3) (as matmul_q.c). The quants are
- * taken unsigned (0..15, 0..31, 0..63: valid second operands of the relaxed dot); Q6_K's -32 comes back through the
- * activation's 16-value sums. A single column takes a direct path (a super-block unpacked and dotted 64 or 128
- * values at a time); several columns share one unpacking of each group of 4 super-blocks. */
+ * The numerics are those of llama.cpp's AVX2 CPU backend (the haswell build node-llama-cpp loads on x86 without
+ * AVX-512); K-quant matmuls take the same kernels for one token and for a batch. Per super-block the integers are
+ * exact; fma is exact (internal.h):
+ *   Q4_K (ggml_gemv_q4_K_8x8_q8_K: llama.cpp repacks Q4_K weights with a multiple of 8 rows):
+ *     isum = sum_s sc_s * (sum over group s of q * a), imin = sum_s m_s * (sum over group s of a);
+ *     acc = fma((float)isum, d_w * d_x, acc), accm = fma((float)imin, dmin_w * d_x, accm); result acc - accm.
+ *   Q5_K (ggml_vec_dot_q5_K_q8_K), Q6_K (ggml_vec_dot_q6_K_q8_K): 8 int32 lanes per super-block, lane l the scaled
+ *     sum over elements 4l..4l+3 of every 32-element group (l < 4) or 16 + 4(l-4)..+3 (l >= 4); Q6_K's lane l also
+ *     takes -32 * (sc_2l * bsum_2l + sc_2l+1 * bsum_2l+1) (bsum: the activation's 16-value sums). Lane l of an
+ *     8-float accumulator takes fma((float)lane, d_x * d_w, acc_l); the result is hsum_float_8, plus for Q5_K
+ *     summs = fma((float)imin, -d_x * dmin_w, summs) over the super-blocks.
+ * The quants are taken unsigned (0..15, 0..31, 0..63: valid second operands of the relaxed dot). A single column
+ * takes a direct path (a super-block unpacked and dotted 64 or 128 values at a time); several columns share one
+ * unpacking of each super-block. */
 #include "internal.h"
 
 #define TILE 8
@@ -18,68 +24,70 @@ INLINE uint32_t kq_block_bytes(enum kq_type t) { return t == T_Q4_K ? 144 : t ==
 
 /* ---- scalar twin ---- */
 
-INLINE void kq_sums_ref(enum kq_type t, const uint8_t *blk, const act_t *x, int32_t *isum, int32_t *imin) {
-    int32_t s_all = 0, m_all = 0;
+/* Super-block b's 8 lanes (scales applied, Q6_K's -32 included) and, for Q4_K/Q5_K, imin. */
+INLINE void kq_lanes_ref(enum kq_type t, const uint8_t *blk, const struct act_q8k *xa, uint32_t b, int32_t lane[8], int32_t *imin) {
+    const act_t *x = xa->qs + 256 * b;
+    for (int l = 0; l < 8; l++) lane[l] = 0;
+    *imin = 0;
     if (t == T_Q6_K) {
         const uint8_t *ql = blk, *qh = blk + 128;
         const int8_t *sc = (const int8_t *)(blk + 192);
+        const int16_t *bs = xa->bsum16 + 16 * b;
         int q[256];
         for (int n = 0; n < 2; n++)
             for (int l = 0; l < 32; l++) {
                 const uint8_t *L = ql + 64 * n, *H = qh + 32 * n;
                 int *o = q + 128 * n;
-                o[l] = ((L[l] & 15) | (((H[l] >> 0) & 3) << 4)) - 32;
-                o[l + 32] = ((L[l + 32] & 15) | (((H[l] >> 2) & 3) << 4)) - 32;
-                o[l + 64] = ((L[l] >> 4) | (((H[l] >> 4) & 3) << 4)) - 32;
-                o[l + 96] = ((L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4)) - 32;
+                o[l] = (L[l] & 15) | (((H[l] >> 0) & 3) << 4);
+                o[l + 32] = (L[l + 32] & 15) | (((H[l] >> 2) & 3) << 4);
+                o[l + 64] = (L[l] >> 4) | (((H[l] >> 4) & 3) << 4);
+                o[l + 96] = (L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4);
             }
-        for (int g = 0; g < 16; g++) {
-            int32_t dot = 0;
-            for (int i = 0; i < 16; i++) dot += q[16 * g + i] * x[act_pos(16 * g + i)];
-            s_all += sc[g] * dot;
-        }
-    } else {
-        const uint8_t *qs = blk + (t == T_Q4_K ? 16 : 48), *qh = blk + 16;
-        for (int s = 0; s < 8; s++) {
-            uint8_t sc, m;
-            kquant_scale_min(blk + 4, s, &sc, &m);
-            int c = s / 2, high = s & 1;
-            int32_t dot = 0, sum = 0;
-            for (int l = 0; l < 32; l++) {
-                int q = high ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15;
-                if (t == T_Q5_K) q += ((qh[l] >> s) & 1) << 4;
-                dot += q * x[act_pos(32 * s + l)];
-                sum += x[act_pos(32 * s + l)];
-            }
-            s_all += sc * dot;
-            m_all += m * sum;
-        }
+        for (int g = 0; g < 16; g++)
+            for (int i = 0; i < 16; i++) lane[4 * (g & 1) + i / 4] += sc[g] * q[16 * g + i] * x[act_pos(16 * g + i)];
+        for (int l = 0; l < 8; l++) lane[l] -= 32 * (sc[2 * l] * bs[2 * l] + sc[2 * l + 1] * bs[2 * l + 1]);
+        return;
     }
-    *isum = s_all;
-    *imin = m_all;
+    const uint8_t *qs = blk + (t == T_Q4_K ? 16 : 48), *qh = blk + 16;
+    for (int s = 0; s < 8; s++) {
+        uint8_t sc, m;
+        kquant_scale_min(blk + 4, s, &sc, &m);
+        int c = s / 2, high = s & 1;
+        int32_t sum = 0;
+        for (int l = 0; l < 32; l++) {
+            int q = high ? qs[32 * c + l] >> 4 : qs[32 * c + l] & 15;
+            if (t == T_Q5_K) q += ((qh[l] >> s) & 1) << 4;
+            lane[l / 4] += sc * q * x[act_pos(32 * s + l)];
+            sum += x[act_pos(32 * s + l)];
+        }
+        *imin += m * sum;
+    }
 }
 
 INLINE void kq_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum kq_type t) {
-    uint32_t k = a->k, ns = k / 256, ns4 = round4(ns), bb = kq_block_bytes(t), col = act_row_bytes(ACT_Q8_K, k);
+    uint32_t k = a->k, ns = k / 256, bb = kq_block_bytes(t), col = act_row_bytes(ACT_Q8_K, k);
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * ns * bb;
         for (uint32_t j = 0; j < a->n_cols; j++) {
             struct act_q8k x = act_q8k_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
-            float lane[4] = { 0, 0, 0, 0 };
-            for (uint32_t b = 0; b < ns4; b++) {
+            float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, s = 0.0f, m = 0.0f;
+            for (uint32_t b = 0; b < ns; b++) {
                 const uint8_t *blk = row + (size_t)b * bb;
-                int32_t isum = 0, imin = 0;
-                float dw = 0.0f, dmw = 0.0f;
-                if (b < ns) {
-                    kq_sums_ref(t, blk, x.qs + 256 * b, &isum, &imin);
-                    dw = fp16_to_f32(ld16(t == T_Q6_K ? blk + 208 : blk));
-                    dmw = t == T_Q6_K ? 0.0f : fp16_to_f32(ld16(blk + 2));
+                int32_t lane[8], imin;
+                kq_lanes_ref(t, blk, &x, b, lane, &imin);
+                float dw = fp16_to_f32(ld16(t == T_Q6_K ? blk + 208 : blk)), dx = x.d[b];
+                if (t == T_Q4_K) {
+                    int32_t isum = 0;
+                    for (int l = 0; l < 8; l++) isum += lane[l];
+                    s = fma_f32((float)isum, dw * dx, s);
+                    m = fma_f32((float)imin, fp16_to_f32(ld16(blk + 2)) * dx, m);
+                } else {
+                    for (int l = 0; l < 8; l++) acc[l] = fma_f32((float)lane[l], dx * dw, acc[l]);
+                    if (t == T_Q5_K) s = fma_f32((float)imin, -dx * fp16_to_f32(ld16(blk + 2)), s);
                 }
-                float term = (dw * x.d[b]) * (float)isum;
-                if (t != T_Q6_K) term = term - (dmw * x.d[b]) * (float)imin;
-                lane[b % 4] = lane[b % 4] + term;
             }
-            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+            float y = t == T_Q4_K ? s - m : t == T_Q5_K ? f32x8_hsum_ref(acc) + s : f32x8_hsum_ref(acc);
+            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = y;
         }
     }
 }
@@ -141,16 +149,6 @@ INLINE v128 dot16(const v128 *w, int i, const act_t *x) {
 #endif
 }
 
-/* i32x4 partial of the 32 products of elements 32s..32s+31. */
-INLINE v128 dot32(const v128 *w, int s, const act_t *x) {
-#if RELAXED
-    return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 32 * s), w[2 * s],
-        wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 32 * s + 16), w[2 * s + 1], wasm_i32x4_splat(0)));
-#else
-    return wasm_i32x4_add(dot16(w, 2 * s, x), dot16(w, 2 * s + 1, x));
-#endif
-}
-
 /* Q4_K / Q5_K chunk c (elements 64c..64c+63, runs 4c..4c+3) into w. */
 INLINE void q45k_unpack_chunk(enum kq_type t, const uint8_t *blk, int c, v128 *w) {
     const uint8_t *qs = blk + (t == T_Q4_K ? 16 : 48) + 32 * c;
@@ -182,63 +180,110 @@ INLINE void q6k_unpack_half(const uint8_t *blk, int n, v128 *w) {
     put16(w, 8 * n + 7, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(a3, 4), m4), wasm_v128_and(wasm_u16x8_shr(q1, 2), m30)));
 }
 
-/* Per-super-block scales, decoded once per row and super-block. */
-struct kq_scales { v128 a, b, c, d; };
+/* Per-super-block scales as int32 lanes, decoded once per row and super-block: sc[0..3] the first 4 (Q4_K/Q5_K:
+ * the 8 group scales in sc[0], sc[1]; Q6_K: the 16 group scales in sc[0..3]); mins (Q4_K/Q5_K) int16 lanes;
+ * Q6_K's scales also as int16 lanes (sc16[0..1]) for the bsum correction. */
+struct kq_scales { v128 sc[4], mins, sc16[2]; };
 
 INLINE struct kq_scales kq_scales_of(enum kq_type t, const uint8_t *blk) {
     struct kq_scales s;
     if (t == T_Q6_K) {
         v128 sc8 = ld(blk + 192);
-        v128 lo = wasm_i16x8_extend_low_i8x16(sc8), hi = wasm_i16x8_extend_high_i8x16(sc8);
-        s.a = lo;                                /* scales 0..7 (int16) */
-        s.b = hi;                                /* scales 8..15 */
-        s.c = wasm_i32x4_extend_low_i16x8(lo);   /* 0..3 (int32); 4..7 etc. recomputed when used */
-        s.d = wasm_i32x4_extend_high_i16x8(lo);
+        s.sc16[0] = wasm_i16x8_extend_low_i8x16(sc8);
+        s.sc16[1] = wasm_i16x8_extend_high_i8x16(sc8);
+        s.sc[0] = wasm_i32x4_extend_low_i16x8(s.sc16[0]);
+        s.sc[1] = wasm_i32x4_extend_high_i16x8(s.sc16[0]);
+        s.sc[2] = wasm_i32x4_extend_low_i16x8(s.sc16[1]);
+        s.sc[3] = wasm_i32x4_extend_high_i16x8(s.sc16[1]);
+        s.mins = wasm_i32x4_splat(0);
     } else {
         v128 sm = kquant_scales_mins(blk + 4);
         v128 sc16 = wasm_u16x8_extend_low_u8x16(sm);
-        s.a = wasm_u32x4_extend_low_u16x8(sc16);  /* sc 0..3 */
-        s.b = wasm_u32x4_extend_high_u16x8(sc16); /* sc 4..7 */
-        s.c = wasm_u16x8_extend_high_u8x16(sm);   /* mins 0..7 (int16) */
-        s.d = s.c;
+        s.sc[0] = wasm_u32x4_extend_low_u16x8(sc16);  /* sc 0..3 */
+        s.sc[1] = wasm_u32x4_extend_high_u16x8(sc16); /* sc 4..7 */
+        s.sc[2] = s.sc[3] = s.sc[0];
+        s.mins = wasm_u16x8_extend_high_u8x16(sm);    /* mins 0..7 (int16) */
+        s.sc16[0] = s.sc16[1] = s.mins;
     }
     return s;
 }
 
-/* isum (first) and imin (second) partial vectors of one super-block from its group dots. */
-INLINE void q45k_finish(const v128 dots[8], const struct kq_scales *s, const struct act_q8k *x, uint32_t b, v128 *sv, v128 *mv) {
-    v128 g0 = i32x4_sum4(dots[0], dots[1], dots[2], dots[3]);
-    v128 g1 = i32x4_sum4(dots[4], dots[5], dots[6], dots[7]);
-    *sv = wasm_i32x4_add(wasm_i32x4_mul(g0, s->a), wasm_i32x4_mul(g1, s->b));
-    *mv = wasm_i32x4_dot_i16x8(s->c, ld(x->bsum32 + 8 * b));
+/* Lane i of v in all four lanes (i is a constant once the callers' loops are unrolled). */
+INLINE v128 splat_lane(v128 v, int i) {
+    switch (i & 3) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+    }
 }
 
-INLINE v128 q6k_finish(const v128 dots[16], const struct kq_scales *s, const struct act_q8k *x, uint32_t b) {
-    v128 sc2 = wasm_i32x4_extend_low_i16x8(s->b), sc3 = wasm_i32x4_extend_high_i16x8(s->b);
-    v128 v = wasm_i32x4_mul(i32x4_sum4(dots[0], dots[1], dots[2], dots[3]), s->c);
-    v = wasm_i32x4_add(v, wasm_i32x4_mul(i32x4_sum4(dots[4], dots[5], dots[6], dots[7]), s->d));
-    v = wasm_i32x4_add(v, wasm_i32x4_mul(i32x4_sum4(dots[8], dots[9], dots[10], dots[11]), sc2));
-    v = wasm_i32x4_add(v, wasm_i32x4_mul(i32x4_sum4(dots[12], dots[13], dots[14], dots[15]), sc3));
-    const int16_t *bs = x->bsum16 + 16 * b;
-    v128 corr = wasm_i32x4_add(wasm_i32x4_dot_i16x8(s->a, ld(bs)), wasm_i32x4_dot_i16x8(s->b, ld(bs + 8)));
-    return wasm_i32x4_sub(v, wasm_i32x4_shl(corr, 5));
+/* A super-block's integers for one column: lo, hi the 8 lanes; mv an i32x4 whose lane sum is imin. */
+struct kq_ints { v128 lo, hi, mv; };
+
+/* From the 16 run partials (run i = elements 16i..16i+15, lane j its elements 4j..4j+3). */
+INLINE struct kq_ints kq_finish(enum kq_type t, const v128 dots[16], const struct kq_scales *s, const struct act_q8k *x, uint32_t b) {
+    struct kq_ints r;
+    v128 lo = wasm_i32x4_splat(0), hi = lo;
+    if (t == T_Q6_K) {
+        for (int c = 0; c < 8; c++) {
+            lo = wasm_i32x4_add(lo, wasm_i32x4_mul(dots[2 * c], splat_lane(s->sc[c / 2], (2 * c) % 4)));
+            hi = wasm_i32x4_add(hi, wasm_i32x4_mul(dots[2 * c + 1], splat_lane(s->sc[c / 2], (2 * c + 1) % 4)));
+        }
+        const int16_t *bs = x->bsum16 + 16 * b;
+        r.lo = wasm_i32x4_sub(lo, wasm_i32x4_shl(wasm_i32x4_dot_i16x8(s->sc16[0], ld(bs)), 5));
+        r.hi = wasm_i32x4_sub(hi, wasm_i32x4_shl(wasm_i32x4_dot_i16x8(s->sc16[1], ld(bs + 8)), 5));
+        r.mv = wasm_i32x4_splat(0);
+        return r;
+    }
+    for (int g = 0; g < 8; g++) {
+        v128 sc = splat_lane(s->sc[g / 4], g % 4);
+        lo = wasm_i32x4_add(lo, wasm_i32x4_mul(dots[2 * g], sc));
+        hi = wasm_i32x4_add(hi, wasm_i32x4_mul(dots[2 * g + 1], sc));
+    }
+    r.lo = lo;
+    r.hi = hi;
+    r.mv = wasm_i32x4_dot_i16x8(s->mins, ld(x->bsum32 + 8 * b));
+    return r;
 }
 
-INLINE v128 kq_terms(enum kq_type t, v128 isum, v128 imin, v128 dw, v128 dmw, const struct act_q8k *x, uint32_t g) {
-    v128 dx = ld(x->d + 4 * g);
-    v128 term = wasm_f32x4_mul(wasm_f32x4_mul(dw, dx), wasm_f32x4_convert_i32x4(isum));
-    if (t == T_Q6_K) return term;
-    return wasm_f32x4_sub(term, wasm_f32x4_mul(wasm_f32x4_mul(dmw, dx), wasm_f32x4_convert_i32x4(imin)));
+INLINE int32_t i32x4_total(v128 v) {
+    return (wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1)) +
+           (wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3));
 }
 
-/* Super-block b of one column, straight from the weights: (isum, imin) partial vectors. */
-INLINE void kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act_q8k *x, uint32_t b, v128 *sv, v128 *mv) {
+/* One column's running sums: Q5_K / Q6_K the 8 float lanes (v); Q4_K acc (s) and accm (m); Q5_K summs (s). */
+struct kq_acc { struct acc8 v; float s, m; };
+
+INLINE struct kq_acc kq_acc_zero(void) {
+    struct kq_acc acc = { acc8_zero(), 0.0f, 0.0f };
+    return acc;
+}
+
+INLINE void kq_accumulate(enum kq_type t, struct kq_acc *acc, const struct kq_ints *v, const uint8_t *blk, float dx) {
+    float dw = fp16_to_f32(ld16(t == T_Q6_K ? blk + 208 : blk));
+    if (t == T_Q4_K) {
+        acc->s = fma_f32((float)i32x4_total(wasm_i32x4_add(v->lo, v->hi)), dw * dx, acc->s);
+        acc->m = fma_f32((float)i32x4_total(v->mv), fp16_to_f32(ld16(blk + 2)) * dx, acc->m);
+        return;
+    }
+    acc8_fma(&acc->v, wasm_f32x4_convert_i32x4(v->lo), wasm_f32x4_convert_i32x4(v->hi), dx * dw);
+    if (t == T_Q5_K) acc->s = fma_f32((float)i32x4_total(v->mv), -dx * fp16_to_f32(ld16(blk + 2)), acc->s);
+}
+
+INLINE float kq_acc_result(enum kq_type t, const struct kq_acc *acc) {
+    if (t == T_Q4_K) return acc->s - acc->m;
+    float h = acc8_hsum(&acc->v);
+    return t == T_Q5_K ? h + acc->s : h;
+}
+
+/* Super-block b of one column, straight from the weights. */
+INLINE struct kq_ints kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act_q8k *x, uint32_t b) {
     struct kq_scales s = kq_scales_of(t, blk);
     const act_t *qs = x->qs + 256 * b;
-    v128 w[KV];
+    v128 w[KV], dots[16];
     volatile v128 sink;
     if (t == T_Q6_K) {
-        v128 dots[16];
         for (int n = 0; n < 2; n++) {
             q6k_unpack_half(blk, n, w);
             for (int g = 0; g < 8; g++) {
@@ -246,77 +291,39 @@ INLINE void kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act
                 PIN(sink, dots[8 * n + g]);
             }
         }
-        *sv = q6k_finish(dots, &s, x, b);
-        *mv = wasm_i32x4_splat(0);
     } else {
-        v128 dots[8];
         for (int c = 0; c < 4; c++) {
             q45k_unpack_chunk(t, blk, c, w);
-            dots[2 * c] = dot32(w, 2 * c, qs);
-            PIN(sink, dots[2 * c]);
-            dots[2 * c + 1] = dot32(w, 2 * c + 1, qs);
-            PIN(sink, dots[2 * c + 1]);
-        }
-        q45k_finish(dots, &s, x, b, sv, mv);
-    }
-}
-
-/* Super-blocks b0.. of a group (n of them, the rest zero terms), one column, straight from the weights. */
-INLINE v128 kq_group_terms_direct(enum kq_type t, const uint8_t *b0, uint32_t n, const struct act_q8k *x, uint32_t g) {
-    uint32_t bb = kq_block_bytes(t), doff = t == T_Q6_K ? 208 : 0;
-    v128 sv[4], mv[4];
-    uint16_t dh[4] = { 0, 0, 0, 0 }, mh[4] = { 0, 0, 0, 0 };
-    for (uint32_t q = 0; q < 4; q++) {
-        sv[q] = mv[q] = wasm_i32x4_splat(0);
-        if (q < n) {
-            kq_block_direct(t, b0 + q * bb, x, 4 * g + q, &sv[q], &mv[q]);
-            dh[q] = ld16(b0 + q * bb + doff);
-            mh[q] = ld16(b0 + q * bb + 2);
+            for (int i = 4 * c; i < 4 * c + 4; i++) {
+                dots[i] = dot16(w, i, qs);
+                PIN(sink, dots[i]);
+            }
         }
     }
-    v128 dw = fp16x4_to_f32x4(wasm_i32x4_make(dh[0], dh[1], dh[2], dh[3]));
-    v128 dmw = fp16x4_to_f32x4(wasm_i32x4_make(mh[0], mh[1], mh[2], mh[3]));
-    return kq_terms(t, i32x4_sum4(sv[0], sv[1], sv[2], sv[3]), i32x4_sum4(mv[0], mv[1], mv[2], mv[3]), dw, dmw, x, g);
+    return kq_finish(t, dots, &s, x, b);
 }
 
 INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *x) {
-    uint32_t bb = kq_block_bytes(t), nfull = ns / 4, doff = t == T_Q6_K ? 208 : 0;
-    v128 acc = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < nfull; g++) {
-        const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        v128 s0, s1, s2, s3, m0, m1, m2, m3;
-        kq_block_direct(t, b0, x, 4 * g, &s0, &m0);
-        kq_block_direct(t, b0 + bb, x, 4 * g + 1, &s1, &m1);
-        kq_block_direct(t, b0 + 2 * bb, x, 4 * g + 2, &s2, &m2);
-        kq_block_direct(t, b0 + 3 * bb, x, 4 * g + 3, &s3, &m3);
-        v128 dw = fp16x4_strided(b0 + doff, bb);
-        v128 dmw = t == T_Q6_K ? dw : fp16x4_strided(b0 + 2, bb);
-        acc = wasm_f32x4_add(acc, kq_terms(t, i32x4_sum4(s0, s1, s2, s3), i32x4_sum4(m0, m1, m2, m3), dw, dmw, x, g));
+    uint32_t bb = kq_block_bytes(t);
+    struct kq_acc acc = kq_acc_zero();
+    for (uint32_t b = 0; b < ns; b++) {
+        const uint8_t *blk = row + (size_t)b * bb;
+        struct kq_ints v = kq_block_direct(t, blk, x, b);
+        kq_accumulate(t, &acc, &v, blk, x->d[b]);
     }
-    if (ns % 4) acc = wasm_f32x4_add(acc, kq_group_terms_direct(t, row + (size_t)nfull * 4 * bb, ns % 4, x, nfull));
-    return f32x4_lanes_sum(acc);
+    return kq_acc_result(t, &acc);
 }
 
-/* One unpacked super-block against one column: (isum, imin) partial vectors. */
-INLINE void kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b, v128 *sv, v128 *mv) {
+/* One unpacked super-block against one column. */
+INLINE struct kq_ints kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b) {
     const act_t *qs = x->qs + 256 * b;
+    v128 dots[16];
     volatile v128 sink;
-    if (t == T_Q6_K) {
-        v128 dots[16];
-        for (int i = 0; i < 16; i++) {
-            dots[i] = dot16(w, i, qs);
-            PIN(sink, dots[i]);
-        }
-        *sv = q6k_finish(dots, s, x, b);
-        *mv = wasm_i32x4_splat(0);
-    } else {
-        v128 dots[8];
-        for (int i = 0; i < 8; i++) {
-            dots[i] = dot32(w, i, qs);
-            PIN(sink, dots[i]);
-        }
-        q45k_finish(dots, s, x, b, sv, mv);
+    for (int i = 0; i < 16; i++) {
+        dots[i] = dot16(w, i, qs);
+        PIN(sink, dots[i]);
     }
+    return kq_finish(t, dots, s, x, b);
 }
 
 INLINE void kq_unpack(enum kq_type t, const uint8_t *blk, v128 *w) {
@@ -325,29 +332,20 @@ INLINE void kq_unpack(enum kq_type t, const uint8_t *blk, v128 *w) {
 }
 
 INLINE void kq_row_tile(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *xs, uint32_t jn, float *y, uint32_t y_stride) {
-    uint32_t bb = kq_block_bytes(t), nfull = ns / 4, doff = t == T_Q6_K ? 208 : 0;
-    v128 acc[TILE];
-    for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
-    for (uint32_t g = 0; g < nfull; g++) {
-        const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        v128 w[4][KV];
-        struct kq_scales s[4];
-        for (uint32_t q = 0; q < 4; q++) {
-            s[q] = kq_scales_of(t, b0 + q * bb);
-            kq_unpack(t, b0 + q * bb, w[q]);
-        }
-        v128 dw = fp16x4_strided(b0 + doff, bb);
-        v128 dmw = t == T_Q6_K ? dw : fp16x4_strided(b0 + 2, bb);
+    uint32_t bb = kq_block_bytes(t);
+    struct kq_acc acc[TILE];
+    for (uint32_t j = 0; j < jn; j++) acc[j] = kq_acc_zero();
+    for (uint32_t b = 0; b < ns; b++) {
+        const uint8_t *blk = row + (size_t)b * bb;
+        v128 w[KV];
+        struct kq_scales s = kq_scales_of(t, blk);
+        kq_unpack(t, blk, w);
         for (uint32_t j = 0; j < jn; j++) {
-            v128 sv[4], mv[4];
-            for (uint32_t q = 0; q < 4; q++) kq_block_unpacked(t, w[q], &s[q], &xs[j], 4 * g + q, &sv[q], &mv[q]);
-            acc[j] = wasm_f32x4_add(acc[j], kq_terms(t, i32x4_sum4(sv[0], sv[1], sv[2], sv[3]), i32x4_sum4(mv[0], mv[1], mv[2], mv[3]), dw, dmw, &xs[j], g));
+            struct kq_ints v = kq_block_unpacked(t, w, &s, &xs[j], b);
+            kq_accumulate(t, &acc[j], &v, blk, xs[j].d[b]);
         }
     }
-    if (ns % 4)
-        for (uint32_t j = 0; j < jn; j++)
-            acc[j] = wasm_f32x4_add(acc[j], kq_group_terms_direct(t, row + (size_t)nfull * 4 * bb, ns % 4, &xs[j], nfull));
-    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = f32x4_lanes_sum(acc[j]);
+    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = kq_acc_result(t, &acc[j]);
 }
 
 INLINE void kq_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum kq_type t) {

@@ -1,13 +1,17 @@
 /* OP_MATMUL for the 32-element block types Q8_0, Q4_0 (against Q8_0 activations) and Q4_1 (against Q8_1).
  *
- * Per block b the integer dot is exact; its float term is llama.cpp's (ggml-cpu/quants.c):
- *   Q8_0: (float)sumi * (d_w * d_x)        Q4_0: (float)sumi * (d_w * d_x), sumi = sum (n - 8) * a
- *   Q4_1: (d_w * d_x) * (float)sumi + m_w * s_x
- * and the terms are summed in 4 float lanes by b mod 4 (a row's blocks padded to a multiple of 4 with zero terms),
- * finally (l0 + l2) + (l1 + l3). The SIMD kernels reach the same integers differently: the 4-bit types use the
- * unsigned nibbles and subtract 8 * (block sum of the activation) afterwards, because the relaxed dot is exact only
- * with a second operand in 0..127 (research/runtimes.md Q1); Q8_0 in the relaxed build splits each weight into
- * its low 7 bits and its sign (w = (w & 127) - 128 * [w < 0]) for the same reason.
+ * The numerics are those of llama.cpp's AVX2 CPU backend (the haswell build node-llama-cpp loads on x86 without
+ * AVX-512), which single-token decode and batched prompts alike run through (llamafile's Q8_0 path has the same
+ * numerics as its vec_dot):
+ *   Q8_0 (ggml_vec_dot_q8_0_q8_0), Q4_1 (ggml_vec_dot_q4_1_q8_1): each block gives 8 int32 lanes, lane l the sum of
+ *     the products of elements 4l..4l+3 (maddubs + madd); lane l of an 8-float accumulator takes
+ *     fma((float)lane, d_w * d_x, acc_l); the result is hsum_float_8 of the accumulator, plus for Q4_1
+ *     summs = fma(m_w, s_x, summs) over the blocks (gcc contracts that scalar multiply-add).
+ *   Q4_0 (ggml_gemv_q4_0_8x8_q8_0: llama.cpp repacks Q4_0 weights with a multiple of 8 rows and multiplies them
+ *     with this gemv/gemm pair): acc = fma((float)sumi, d_w * d_x, acc) block after block, sumi = sum (n - 8) * a.
+ * fma is exact (internal.h). The integers are exact in every build: the 4-bit types use the unsigned nibbles and
+ * subtract 8 * (block sum of the activation) afterwards, because the relaxed dot is exact only with a second
+ * operand in 0..127 (research/runtimes.md Q1).
  * A row is streamed once for all columns: each group of 4 blocks is unpacked once and dotted with up to TILE
  * columns; a single column takes a direct path that keeps everything in registers. */
 #include "internal.h"
@@ -20,44 +24,48 @@ INLINE uint32_t q32_block_bytes(enum q32_type t) { return t == T_Q8_0 ? 34 : t =
 
 /* ---- scalar twin ---- */
 
-INLINE int32_t q32_isum_ref(enum q32_type t, const uint8_t *blk, const struct act_q8 *xa, uint32_t b) {
-    int32_t sum = 0;
-    const act_t *x = xa->qs + 32 * b;
+/* Block b's 8 lanes: lane l is the sum of w * a over elements 4l..4l+3 (nibbles unsigned, so Q4_0's lanes lack the
+ * -8; only their total is used). */
+INLINE void q32_lanes_ref(enum q32_type t, const uint8_t *blk, const struct act_q8 *xa, uint32_t b, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
     if (t == T_Q8_0) {
         const int8_t *q = (const int8_t *)(blk + 2);
         const int16_t *xw = xa->wide + 32 * b;
-        for (uint32_t j = 0; j < 32; j++) sum += q[j] * xw[act_pos16(j)];
+        for (uint32_t j = 0; j < 32; j++) lane[j / 4] += q[j] * xw[act_pos16(j)];
     } else {
         const uint8_t *q = blk + (t == T_Q4_0 ? 2 : 4);
-        int off = t == T_Q4_0 ? 8 : 0;
-        for (uint32_t j = 0; j < 16; j++) sum += ((q[j] & 15) - off) * x[act_pos(j)] + ((q[j] >> 4) - off) * x[act_pos(j + 16)];
+        const act_t *x = xa->qs + 32 * b;
+        for (uint32_t j = 0; j < 16; j++) {
+            lane[j / 4] += (q[j] & 15) * x[act_pos(j)];
+            lane[4 + j / 4] += (q[j] >> 4) * x[act_pos(j + 16)];
+        }
     }
-    return sum;
 }
 
 INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
-    uint32_t k = a->k, nb = k / 32, nb4 = round4(nb), bb = q32_block_bytes(t);
+    uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb;
         for (uint32_t j = 0; j < a->n_cols; j++) {
             struct act_q8 x = act_q8_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
-            float lane[4] = { 0, 0, 0, 0 };
-            for (uint32_t b = 0; b < nb4; b++) {
+            float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, acc1 = 0.0f;
+            for (uint32_t b = 0; b < nb; b++) {
                 const uint8_t *blk = row + (size_t)b * bb;
-                int32_t sumi = b < nb ? q32_isum_ref(t, blk, &x, b) : 0;
-                float dw = b < nb ? fp16_to_f32(ld16(blk)) : 0.0f;
-                float dxy = dw * x.d[b];
-                float term;
-                if (t == T_Q4_1) {
-                    float mw = b < nb ? fp16_to_f32(ld16(blk + 2)) : 0.0f;
-                    term = dxy * (float)sumi + mw * x.s[b];
+                int32_t lane[8];
+                q32_lanes_ref(t, blk, &x, b, lane);
+                float d = fp16_to_f32(ld16(blk)) * x.d[b];
+                if (t == T_Q4_0) {
+                    int32_t sumi = -8 * x.bsum[b];
+                    for (int l = 0; l < 8; l++) sumi += lane[l];
+                    acc1 = fma_f32((float)sumi, d, acc1);
                 } else {
-                    term = (float)sumi * dxy;
+                    for (int l = 0; l < 8; l++) acc[l] = fma_f32((float)lane[l], d, acc[l]);
+                    if (t == T_Q4_1) acc1 = fma_f32(fp16_to_f32(ld16(blk + 2)), x.s[b], acc1);
                 }
-                lane[b % 4] = lane[b % 4] + term;
             }
-            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+            float y = t == T_Q4_0 ? acc1 : t == T_Q4_1 ? f32x8_hsum_ref(acc) + acc1 : f32x8_hsum_ref(acc);
+            ((float *)(uintptr_t)a->y)[(size_t)j * a->y_stride + r] = y;
         }
     }
 }
@@ -93,107 +101,130 @@ INLINE void q32_unpack(enum q32_type t, const uint8_t *blk, v128 w[NV]) {
 #endif
 }
 
-/* i32x4 whose lane sum is block b's sum w * a (nibbles unsigned). */
-INLINE v128 q32_dot(enum q32_type t, const v128 w[NV], const struct act_q8 *xa, uint32_t b) {
+/* Block b's 8 lanes (q32_lanes_ref) as lo = lanes 0..3 (elements 0..15) and hi = lanes 4..7. i32x4.dot_i16x8_s on
+ * the even and on the odd elements of a run of 16 gives lane i elements {4i, 4i+2} and {4i+1, 4i+3}; the relaxed dot
+ * sums 4 consecutive bytes. */
+INLINE void q32_dot(enum q32_type t, const v128 w[NV], const struct act_q8 *xa, uint32_t b, v128 *lo, v128 *hi) {
 #if RELAXED
     if (t != T_Q8_0) {
         const act_t *x = xa->qs + 32 * b;
-        return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x), w[0], wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 16), w[1], wasm_i32x4_splat(0)));
+        *lo = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x), w[0], wasm_i32x4_splat(0));
+        *hi = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 16), w[1], wasm_i32x4_splat(0));
+        return;
     }
 #endif
     (void)t;
     const int16_t *x = xa->wide + 32 * b;
-    v128 s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], ld(x)), wasm_i32x4_dot_i16x8(w[1], ld(x + 8)));
-    v128 s1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2], ld(x + 16)), wasm_i32x4_dot_i16x8(w[3], ld(x + 24)));
-    return wasm_i32x4_add(s0, s1);
+    *lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], ld(x)), wasm_i32x4_dot_i16x8(w[1], ld(x + 8)));
+    *hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2], ld(x + 16)), wasm_i32x4_dot_i16x8(w[3], ld(x + 24)));
 }
 
-/* The 4 float terms of group g from its 4 block sums (sum of n * a for the nibble types). */
-INLINE v128 q32_terms(enum q32_type t, v128 sums, v128 dw, v128 mw, const struct act_q8 *x, uint32_t g) {
-    v128 dxy = wasm_f32x4_mul(dw, ld(x->d + 4 * g));
-    if (t == T_Q4_0) sums = wasm_i32x4_sub(sums, wasm_i32x4_shl(ld(x->bsum + 4 * g), 3));
-    v128 f = wasm_f32x4_convert_i32x4(sums);
-    if (t == T_Q4_1) return wasm_f32x4_add(wasm_f32x4_mul(dxy, f), wasm_f32x4_mul(mw, ld(x->s + 4 * g)));
-    return wasm_f32x4_mul(f, dxy);
+/* One column's running sums: Q8_0 / Q4_1 the 8 float lanes (v) and Q4_1's summs (s); Q4_0 the one sum (s). */
+struct q32_acc { struct acc8 v; float s; };
+
+INLINE struct q32_acc q32_acc_zero(void) {
+    struct q32_acc acc = { acc8_zero(), 0.0f };
+    return acc;
 }
 
-/* The last, partial group (n < 4 blocks): missing blocks are zero terms. */
-INLINE v128 q32_tail_terms(enum q32_type t, const uint8_t *b0, uint32_t n, const struct act_q8 *x, uint32_t g) {
+INLINE float q32_acc_result(enum q32_type t, const struct q32_acc *acc) {
+    if (t == T_Q4_0) return acc->s;
+    float h = acc8_hsum(&acc->v);
+    return t == T_Q4_1 ? h + acc->s : h;
+}
+
+/* Blocks 4g..4g+n-1 (n <= 4) into acc, in block order: lane vectors lo/hi, weight scales dw (and mins mw) as f32x4. */
+INLINE void q32_accumulate(enum q32_type t, struct q32_acc *acc, const v128 lo[4], const v128 hi[4], uint32_t n,
+                           v128 dw, v128 mw, const struct act_q8 *x, uint32_t g) {
+    float d[4];
+    wasm_v128_store(d, wasm_f32x4_mul(dw, ld(x->d + 4 * g)));
+    if (t == T_Q4_0) {
+        v128 sums = i32x4_sum4(wasm_i32x4_add(lo[0], hi[0]), wasm_i32x4_add(lo[1], hi[1]),
+                               wasm_i32x4_add(lo[2], hi[2]), wasm_i32x4_add(lo[3], hi[3]));
+        float f[4];
+        wasm_v128_store(f, wasm_f32x4_convert_i32x4(wasm_i32x4_sub(sums, wasm_i32x4_shl(ld(x->bsum + 4 * g), 3))));
+        for (uint32_t q = 0; q < n; q++) acc->s = fma_f32(f[q], d[q], acc->s);
+        return;
+    }
+    /* lanes are below 4 * 127 * 128 in magnitude */
+    for (uint32_t q = 0; q < n; q++) acc8_fma_i24(&acc->v, lo[q], hi[q], d[q]);
+    if (t == T_Q4_1) {
+        float m[4], s[4];
+        wasm_v128_store(m, mw);
+        wasm_v128_store(s, ld(x->s + 4 * g));
+        for (uint32_t q = 0; q < n; q++) acc->s = fma_f32(m[q], s[q], acc->s);
+    }
+}
+
+/* The last, partial group (n < 4 blocks). */
+INLINE void q32_tail(enum q32_type t, struct q32_acc *acc, const uint8_t *b0, uint32_t n, const struct act_q8 *x, uint32_t g) {
     uint32_t bb = q32_block_bytes(t);
-    v128 p[4];
+    v128 lo[4], hi[4];
     uint16_t dh[4] = { 0, 0, 0, 0 }, mh[4] = { 0, 0, 0, 0 };
     for (uint32_t q = 0; q < 4; q++) {
-        p[q] = wasm_i32x4_splat(0);
+        lo[q] = hi[q] = wasm_i32x4_splat(0);
         if (q < n) {
             v128 w[NV];
             q32_unpack(t, b0 + q * bb, w);
-            p[q] = q32_dot(t, w, x, 4 * g + q);
+            q32_dot(t, w, x, 4 * g + q, &lo[q], &hi[q]);
             dh[q] = ld16(b0 + q * bb);
             mh[q] = ld16(b0 + q * bb + 2);
         }
     }
     v128 dw = fp16x4_to_f32x4(wasm_i32x4_make(dh[0], dh[1], dh[2], dh[3]));
     v128 mw = fp16x4_to_f32x4(wasm_i32x4_make(mh[0], mh[1], mh[2], mh[3]));
-    return q32_terms(t, i32x4_sum4(p[0], p[1], p[2], p[3]), dw, mw, x, g);
+    q32_accumulate(t, acc, lo, hi, n, dw, mw, x, g);
 }
 
 /* One column: blocks unpacked and dotted one at a time. */
 INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
-    v128 acc = wasm_f32x4_splat(0.0f);
+    struct q32_acc acc = q32_acc_zero();
     volatile v128 sink;
     for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
-        v128 w0[NV], w1[NV], w2[NV], w3[NV];
-        q32_unpack(t, b0, w0);
-        v128 p0 = q32_dot(t, w0, x, 4 * g + 0);
-        PIN(sink, p0);
-        q32_unpack(t, b0 + bb, w1);
-        v128 p1 = q32_dot(t, w1, x, 4 * g + 1);
-        PIN(sink, p1);
-        q32_unpack(t, b0 + 2 * bb, w2);
-        v128 p2 = q32_dot(t, w2, x, 4 * g + 2);
-        PIN(sink, p2);
-        q32_unpack(t, b0 + 3 * bb, w3);
-        v128 p3 = q32_dot(t, w3, x, 4 * g + 3);
-        PIN(sink, p3);
+        v128 lo[4], hi[4];
+        for (uint32_t q = 0; q < 4; q++) {
+            v128 w[NV];
+            q32_unpack(t, b0 + q * bb, w);
+            q32_dot(t, w, x, 4 * g + q, &lo[q], &hi[q]);
+            PIN(sink, lo[q]);
+            PIN(sink, hi[q]);
+        }
         v128 dw = fp16x4_strided(b0, bb);
         v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
-        acc = wasm_f32x4_add(acc, q32_terms(t, i32x4_sum4(p0, p1, p2, p3), dw, mw, x, g));
+        q32_accumulate(t, &acc, lo, hi, 4, dw, mw, x, g);
     }
-    if (nb % 4) acc = wasm_f32x4_add(acc, q32_tail_terms(t, row + (size_t)nfull * 4 * bb, nb % 4, x, nfull));
-    return f32x4_lanes_sum(acc);
+    if (nb % 4) q32_tail(t, &acc, row + (size_t)nfull * 4 * bb, nb % 4, x, nfull);
+    return q32_acc_result(t, &acc);
 }
 
 /* Up to TILE columns: each group of 4 blocks is unpacked once into a buffer, then dotted with every column. */
 INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *xs, uint32_t jn,
                          float *y, uint32_t y_stride) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
-    v128 acc[TILE];
+    struct q32_acc acc[TILE];
     v128 w[4][NV];
     volatile v128 sink;
-    for (uint32_t j = 0; j < jn; j++) acc[j] = wasm_f32x4_splat(0.0f);
+    for (uint32_t j = 0; j < jn; j++) acc[j] = q32_acc_zero();
     for (uint32_t g = 0; g < nfull; g++) {
         const uint8_t *b0 = row + (size_t)g * 4 * bb;
         for (uint32_t q = 0; q < 4; q++) q32_unpack(t, b0 + q * bb, w[q]);
         v128 dw = fp16x4_strided(b0, bb);
         v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
         for (uint32_t j = 0; j < jn; j++) {
-            v128 p0 = q32_dot(t, w[0], &xs[j], 4 * g + 0);
-            PIN(sink, p0);
-            v128 p1 = q32_dot(t, w[1], &xs[j], 4 * g + 1);
-            PIN(sink, p1);
-            v128 p2 = q32_dot(t, w[2], &xs[j], 4 * g + 2);
-            PIN(sink, p2);
-            v128 p3 = q32_dot(t, w[3], &xs[j], 4 * g + 3);
-            PIN(sink, p3);
-            acc[j] = wasm_f32x4_add(acc[j], q32_terms(t, i32x4_sum4(p0, p1, p2, p3), dw, mw, &xs[j], g));
+            v128 lo[4], hi[4];
+            for (uint32_t q = 0; q < 4; q++) {
+                q32_dot(t, w[q], &xs[j], 4 * g + q, &lo[q], &hi[q]);
+                PIN(sink, lo[q]);
+                PIN(sink, hi[q]);
+            }
+            q32_accumulate(t, &acc[j], lo, hi, 4, dw, mw, &xs[j], g);
         }
     }
     if (nb % 4)
-        for (uint32_t j = 0; j < jn; j++)
-            acc[j] = wasm_f32x4_add(acc[j], q32_tail_terms(t, row + (size_t)nfull * 4 * bb, nb % 4, &xs[j], nfull));
-    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = f32x4_lanes_sum(acc[j]);
+        for (uint32_t j = 0; j < jn; j++) q32_tail(t, &acc[j], row + (size_t)nfull * 4 * bb, nb % 4, &xs[j], nfull);
+    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = q32_acc_result(t, &acc[j]);
 }
 
 INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {

@@ -1,20 +1,20 @@
 /* OP_ROPE with a host-computed (cos, sin) table. llama.cpp's rotate_pairs computes x0*cos - x1*sin and
- * x0*sin + x1*cos; its x86 AVX2 build (gcc, -ffp-contract=fast) turns them into
- *   x0' = fma(x0, cos, -(x1*sin)),   x1' = fma(x1, cos, x0*sin)
- * (checked in libggml-cpu-haswell.so: vmulss + vfmsub231ss / vfmadd132ss, and the same in its vectorised loop),
- * so we do the same with the FMA emulated in double (mathf.h). */
+ * x0*sin + x1*cos; its x86 AVX2 build (gcc, -ffp-contract=fast) fuses them as
+ *   x0' = fma(x0, cos, -(x1*sin)),   x1' = fma(x0, sin, x1*cos)
+ * (the rounded product is the second one in both: checked bit for bit against libggml-cpu-haswell.so's rotated K
+ * on every layer of a synthetic model), so we do the same with the exact FMA of internal.h. */
 #include "mathf.h"
 
 INLINE void rotate_ref(float *x0, float *x1, float c, float s) {
     float a = *x0, b = *x1;
-    *x0 = fma_emul(a, c, -(b * s));
-    *x1 = fma_emul(b, c, a * s);
+    *x0 = fma_f32(a, c, -(b * s));
+    *x1 = fma_f32(a, s, b * c);
 }
 
 INLINE void rotate4(v128 *x0, v128 *x1, v128 c, v128 s) {
     v128 a = *x0, b = *x1;
-    *x0 = fma_emul4(a, c, wasm_f32x4_neg(wasm_f32x4_mul(b, s)));
-    *x1 = fma_emul4(b, c, wasm_f32x4_mul(a, s));
+    *x0 = f32x4_fma(a, c, wasm_f32x4_neg(wasm_f32x4_mul(b, s)));
+    *x1 = f32x4_fma(a, s, wasm_f32x4_mul(b, c));
 }
 
 void rope(const struct args_rope *a, uint32_t ith, uint32_t nth, int ref) {

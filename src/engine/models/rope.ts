@@ -1,8 +1,11 @@
 /**
  * RoPE angles, computed on the host with llama.cpp's float arithmetic: theta starts at the position (as a float) and is
  * multiplied by theta_scale = powf(base, -2/n_rot) once per pair, in float, divided by the pair's frequency factor
- * (rope_freqs) if the model has one, then scaled by freq_scale. cos/sin are rounded to float. The kernel only rotates.
+ * (rope_freqs) if the model has one, then scaled by freq_scale. cos/sin are glibc's sincosf, bit for bit (sincosf.ts: not
+ * correctly rounded, and llama.cpp's table comes from it). The kernel only rotates.
  */
+import { sinCosF32 } from './sincosf.ts';
+
 const f = Math.fround;
 
 export interface RopeParams {
@@ -26,8 +29,7 @@ export function ropeCosSin(params: RopeParams, positions: ArrayLike<number>, out
     for (let i = 0; i < half; i++) {
       const ff = freqFactors ? freqFactors[i] : 1;
       const angle = f(freqScale * f(theta / ff));
-      out[row + 2 * i] = f(Math.cos(angle));
-      out[row + 2 * i + 1] = f(Math.sin(angle));
+      sinCosF32(angle, out, row + 2 * i);
       theta = f(theta * thetaScale);
     }
   }
