@@ -14,9 +14,9 @@ export function coreWasmUrl(build: CoreBuild): URL {
 
 export function readNodeCoreModule(build: CoreBuild = detectCoreBuild()): WebAssembly.Module {
   const url = coreWasmUrl(build);
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = readFileSync(url);
+    bytes = new Uint8Array(readFileSync(url));
   } catch (e) {
     throw new CoreError(`cannot read the ${build} core at ${url.pathname}: ${(e as Error).message} (run scripts/build-wasm.sh)`);
   }

@@ -10,8 +10,12 @@ import { CoreError, Op, rowBytes } from './types.ts';
 export interface AttentionArgs {
   q: number;
   qStride: number;
+  /** f16 K cache, row layout: cell c, kv head g at kCache + (c*nHeadKv + g)*headDimK halves. */
   kCache: number;
+  /** f16 V cache, transposed: kv head g, dim d, cell c at vCache + ((g*headDimV + d)*vStride + c) halves. */
   vCache: number;
+  /** Cell capacity of the transposed V cache (its row stride in halves). */
+  vStride: number;
   out: number;
   outStride: number;
   nTokens: number;
@@ -102,20 +106,25 @@ export class CoreOps {
     this.call(Op.ROPE, 'uuuuuuuu', [x, nTokens, nHeads, headDim, nRot, xStride, cosSin, mode]);
   }
 
-  /** cells: int32[nTokens] cache cell of each token. */
-  kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number): void {
-    this.call(Op.KV_STORE, 'uuuuuu', [src, srcStride, dst, width, nTokens, cells]);
+  /**
+   * Round nTokens f32 rows to f16 into cache cells (cells: int32[nTokens], negative = skip). vStride 0: row layout
+   * (the K cache, cell c at dst + c*width halves); vStride > 0: transposed (the V cache, element i of cell c at
+   * dst + (i*vStride + c) halves, vStride = the cache's cell capacity).
+   */
+  kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number, vStride = 0): void {
+    this.call(Op.KV_STORE, 'uuuuuuu', [src, srcStride, dst, width, nTokens, cells, vStride]);
   }
 
   attention(a: AttentionArgs): void {
     if (a.nHeadKv <= 0 || a.nHead % a.nHeadKv) throw new CoreError(`attention: n_head ${a.nHead} is not a multiple of n_head_kv ${a.nHeadKv}`);
+    if (a.vStride < a.nCells) throw new CoreError(`attention: v_stride ${a.vStride} is less than n_cells ${a.nCells}`);
     const per = this.core.exports.hearth_attention_scratch_bytes(a.nCells, a.headDimK, a.headDimV);
     const scratch = this.scratch(per * this.executor.threads);
     this.call(
       Op.ATTENTION,
-      'uuuuuuuuuuuuuufifuu',
+      'uuuuuuuuuuuuuufifuuu',
       [a.q, a.qStride, a.kCache, a.vCache, a.out, a.outStride, a.nTokens, a.nHead, a.nHeadKv, a.headDimK, a.headDimV,
-       a.nCells, a.cellPos, a.qPos, a.scale, a.window, a.softcap, scratch, a.flags ?? 0],
+       a.nCells, a.cellPos, a.qPos, a.scale, a.window, a.softcap, scratch, a.flags ?? 0, a.vStride],
     );
   }
 
