@@ -121,8 +121,11 @@ export default {
     } catch (err) {
       return errorResponse(new ApiError(500, `hearth is misconfigured: ${(err as Error).message}`, 'config_error'));
     }
+    const response = await hearth.app.fetch(request);
+    // held from here, not before: a check made before the route submits its generation sees an idle engine and
+    // lets go at once, and a request answered whole would then take the step loop's last pending turn with it
     holdContextUntilIdle(ctx, hearth.model);
-    return hearth.app.fetch(request);
+    return response;
   },
 };
 
@@ -156,13 +159,13 @@ export class Hearth extends WorkerEntrypoint {
 
   private async call(method: string, path: string, body?: object): Promise<unknown> {
     const { app, model, apiKey } = servedFor(hostEnv(this.env));
-    holdContextUntilIdle(this.ctx, model);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     // the caller holds a service binding: it is inside the trust boundary the API key guards
     if (apiKey) headers.authorization = `Bearer ${apiKey}`;
     const response = await app.fetch(
       new Request(`http://hearth${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
     );
+    holdContextUntilIdle(this.ctx, model); // after the call, as in fetch()
     if (!response.ok) {
       const err = (await response.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
       throw new HearthRpcError(`${response.status} ${err?.error?.code ?? 'error'}: ${err?.error?.message ?? response.statusText}`);

@@ -41,8 +41,11 @@ async function libraryText(prompt: string, maxTokens: number): Promise<{ text: s
   return { text, tokens };
 }
 
+// resolved at import: a missing shared folder fails the run plainly (uvu swallows errors thrown in before hooks)
+const storiesPath = sharedModel('stories260K.gguf');
+
 api.before(async () => {
-  const path = sharedModel('stories260K.gguf');
+  const path = storiesPath;
   engine = await startEngine(await fileSource(path), readNodeCoreModule(), {
     parallel: 2,
     queueLimit: 8,

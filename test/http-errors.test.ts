@@ -139,8 +139,11 @@ let engine: Engine;
 let open: NodeServer;
 let keyed: NodeServer;
 
+// resolved at import: a missing shared folder fails the run plainly (uvu swallows errors thrown in before hooks)
+const storiesPath = sharedModel('stories260K.gguf');
+
 errors.before(async () => {
-  engine = await startEngine(await fileSource(sharedModel('stories260K.gguf')), readNodeCoreModule(), {
+  engine = await startEngine(await fileSource(storiesPath), readNodeCoreModule(), {
     parallel: 1,
     queueLimit: 4,
     context,

@@ -44,8 +44,11 @@ async function greedy(prompt: number[], n: number): Promise<{ ids: number[]; tex
   return { ids, text };
 }
 
+// resolved at import: a missing shared folder fails the run plainly (uvu swallows errors thrown in before hooks)
+const storiesPath = sharedModel('stories260K.gguf');
+
 test.before(async () => {
-  path = sharedModel('stories260K.gguf');
+  path = storiesPath;
   model = await loadFile(path);
 });
 

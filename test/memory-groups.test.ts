@@ -14,6 +14,9 @@ import type { LoadOptions } from '../src/engine/load.ts';
 import { loadFile, sharedModel } from './helpers/models.ts';
 import { syntheticDir, syntheticLlamaFile } from './helpers/synthetic.ts';
 
+/** The caches these tests make: the generation's slot and one for the logits check, of 128 positions each. */
+const kvReserve = { contextSize: 128, sequences: 2 };
+
 async function run(path: string, options: Partial<LoadOptions>, prompt: string | number[], n: number) {
   const model = await loadFile(path, options);
   try {
@@ -35,7 +38,7 @@ test('stories260K over 3+ memory groups: same 48 greedy tokens, bit-identical lo
   const one = await run(path, {}, 'Once upon a time', 48);
   assert.is(one.groups, 1);
   for (const threads of [1, 2]) {
-    const split = await run(path, { groupBytes: 400_000, threads }, 'Once upon a time', 48);
+    const split = await run(path, { groupBytes: 400_000, threads, kvReserve }, 'Once upon a time', 48);
     assert.ok(split.groups >= 3, `${split.groups} groups`);
     assert.ok(split.usage.every((u) => u.usedBytes > 0));
     assert.equal(split.ids, one.ids, `${threads} thread(s)`);
@@ -47,7 +50,7 @@ test('a tied-head Q4_0 model split over groups matches the one-memory run', asyn
   const path = await syntheticLlamaFile({ embd: 256, layers: 4, heads: 4, kvHeads: 2, ff: 512, vocab: 512, ctx: 256, type: GGML_TYPE.Q4_0, seed: 9, tiedOutput: true });
   const prompt = [1, 300, 301, 302];
   const one = await run(path, {}, prompt, 16);
-  const split = await run(path, { groupBytes: 800_000 }, prompt, 16);
+  const split = await run(path, { groupBytes: 800_000, kvReserve }, prompt, 16);
   assert.ok(split.groups >= 2, `${split.groups} groups`);
   assert.equal(split.ids, one.ids);
   assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])));
@@ -62,7 +65,7 @@ test('gemma4 (12B-like: sliding ring, K=V full layers, tied head) over several g
   const prompt = [gemma4SyntheticIds.bos, 300, 301, 302, 500];
   const one = await run(path, {}, prompt, 24);
   const layerBytes = Math.ceil(bytes.length / 6);
-  const split = await run(path, { groupBytes: layerBytes * 2 }, prompt, 24);
+  const split = await run(path, { groupBytes: layerBytes * 2, kvReserve }, prompt, 24);
   assert.ok(split.groups >= 2, `${split.groups} groups`);
   assert.equal(split.ids, one.ids);
   assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])), 'logits bit-identical');
@@ -71,7 +74,7 @@ test('gemma4 (12B-like: sliding ring, K=V full layers, tied head) over several g
 test('a layer larger than a memory group is refused with a clear error', async () => {
   const path = sharedModel('stories260K.gguf');
   try {
-    await loadFile(path, { groupBytes: 100_000 });
+    await loadFile(path, { groupBytes: 100_000, kvReserve });
     assert.unreachable('should have thrown');
   } catch (err) {
     assert.instance(err, Error);

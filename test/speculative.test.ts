@@ -33,10 +33,13 @@ async function collect(it: AsyncIterable<GenerationEvent>) {
   return { ids, usage: usage! };
 }
 
+// resolved at import: a missing shared folder fails the run plainly (uvu swallows errors thrown in before hooks)
+const storiesPath = sharedModel('stories260K.gguf');
+
 test.before(async () => {
-  model = await loadFile(sharedModel('stories260K.gguf'));
+  model = await loadFile(storiesPath);
   // the same model as its own drafter: a real second model instance with its own weights and caches
-  draft = await loadFile(sharedModel('stories260K.gguf'));
+  draft = await loadFile(storiesPath);
 });
 
 test('n-gram drafter proposes the continuation of the latest earlier match', () => {

@@ -40,8 +40,10 @@ let http = '';
 let pipeline = '';
 let library: Model;
 
+// resolved at import: a missing shared folder fails the run plainly (uvu swallows errors thrown in before hooks)
+const storiesPath = sharedModel('stories260K.gguf');
+
 workerd.before(async () => {
-  sharedModel('stories260K.gguf');
   root = await buildIntoTemp();
   const [p1, p2] = [await freePort(), await freePort()];
   http = `http://127.0.0.1:${p1}`;
@@ -62,7 +64,7 @@ workerd.before(async () => {
   );
   // the first request starts the load (workerd hands bindings to requests); /health turns 200 when it is done
   await waitForHttp(`${http}/health`, child, 30_000);
-  library = await loadFile(sharedModel('stories260K.gguf'));
+  library = await loadFile(storiesPath);
 });
 
 workerd.after(async () => {

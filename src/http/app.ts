@@ -13,6 +13,7 @@ import { RequestCounter } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { completionRoutes } from './routes/completions.ts';
 import { infoRoutes } from './routes/info.ts';
+import { playgroundRoutes } from './routes/playground.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 import { ServedModel } from './served-model.ts';
 
@@ -62,6 +63,8 @@ export function createApp(model: Engine | ServedModel, config: Partial<ServerCon
       }),
     );
   }
+  // the playground page and its assets hold no secret: mounted before the key check, the page asks for the key
+  playgroundRoutes(app);
   if (settings.apiKey) app.use('*', apiKeyCheck(settings.apiKey));
 
   infoRoutes(app, ctx);

@@ -3,7 +3,7 @@
  * OpenAI's words, and logprobs in the two shapes OpenAI uses (chat's per-token objects, completions' parallel
  * arrays).
  */
-import type { GenerationEvent, Generation, TokenLogprob, Usage } from '../engine/api.ts';
+import type { GenerationEvent, Generation, Timings, TokenLogprob, Usage } from '../engine/api.ts';
 
 type TokenEvent = Extract<GenerationEvent, { type: 'token' }>;
 type DoneEvent = Extract<GenerationEvent, { type: 'done' }>;
@@ -12,6 +12,7 @@ export interface Collected {
   text: string;
   finishReason: 'stop' | 'length';
   usage: Usage;
+  timings: Timings;
   /** Per generated token, with its logprobs when they were asked for. */
   tokens: TokenEvent[];
 }
@@ -25,7 +26,7 @@ export async function collect(generation: Generation): Promise<Collected> {
       tokens.push(event);
     } else {
       text += event.text;
-      return { text, finishReason: finishReason(event), usage: event.usage, tokens };
+      return { text, finishReason: finishReason(event), usage: event.usage, timings: event.timings, tokens };
     }
   }
   throw new Error('the generation ended without a done event');
@@ -54,6 +55,25 @@ export function usageOf(usage: Usage) {
     };
   }
   return out;
+}
+
+/**
+ * llama.cpp's server `timings` object, with its names so clients written for llama.cpp read it: prompt processing
+ * and decoding speed. Beside `usage` (never inside it: OpenAI clients check usage's shape) on whole responses and on
+ * the last chunk of a stream, as llama.cpp sends it.
+ */
+export function timingsOf(usage: Usage, timings: Timings) {
+  const perToken = (tokS: number) => (tokS > 0 ? 1000 / tokS : 0);
+  return {
+    prompt_n: usage.promptTokens,
+    prompt_ms: timings.prefillMs,
+    prompt_per_token_ms: perToken(timings.prefillTokS),
+    prompt_per_second: timings.prefillTokS,
+    predicted_n: usage.completionTokens,
+    predicted_ms: timings.decodeMs,
+    predicted_per_token_ms: perToken(timings.decodeTokS),
+    predicted_per_second: timings.decodeTokS,
+  };
 }
 
 const encoder = new TextEncoder();

@@ -5,7 +5,7 @@ import type { AppContext } from '../app.ts';
 import { readJsonBody } from '../body.ts';
 import type { TemplateMessage } from '../chat-template.ts';
 import { invalidRequest } from '../errors.ts';
-import { chatLogprobs, collect, finishReason, nowSeconds, requestId, usageOf } from '../generation.ts';
+import { chatLogprobs, collect, finishReason, nowSeconds, requestId, timingsOf, usageOf } from '../generation.ts';
 import { maxTokensFor, samplingFrom, speculativeFrom, stopsFrom } from '../sampling.ts';
 import { chatRequestSchema, parseBody, type ChatMessage } from '../schemas.ts';
 import { sseResponse } from '../sse.ts';
@@ -55,6 +55,7 @@ export function chatRoutes(app: Hono, ctx: AppContext): void {
           },
         ],
         usage: usageOf(result.usage),
+        timings: timingsOf(result.usage, result.timings),
       });
     }
 
@@ -87,8 +88,10 @@ async function* chatChunks(
       continue;
     }
     if (event.text) yield chunk({ content: event.text }, null);
-    yield chunk({}, finishReason(event));
-    if (includeUsage) yield { ...head, object: 'chat.completion.chunk', choices: [], usage: usageOf(event.usage) };
+    // llama.cpp's `timings` ride on the last chunk before [DONE]
+    const timings = timingsOf(event.usage, event.timings);
+    yield includeUsage ? chunk({}, finishReason(event)) : { ...chunk({}, finishReason(event)), timings };
+    if (includeUsage) yield { ...head, object: 'chat.completion.chunk', choices: [], usage: usageOf(event.usage), timings };
     return;
   }
 }

@@ -4,7 +4,7 @@ import type { Engine, Generation, GenerateRequest } from '../../engine/api.ts';
 import type { AppContext } from '../app.ts';
 import { readJsonBody } from '../body.ts';
 import { invalidRequest } from '../errors.ts';
-import { collect, completionLogprobs, finishReason, nowSeconds, requestId, usageOf } from '../generation.ts';
+import { collect, completionLogprobs, finishReason, nowSeconds, requestId, timingsOf, usageOf } from '../generation.ts';
 import { maxTokensFor, samplingFrom, speculativeFrom, stopsFrom } from '../sampling.ts';
 import { completionRequestSchema, parseBody, type CompletionRequest } from '../schemas.ts';
 import { sseResponse } from '../sse.ts';
@@ -57,6 +57,7 @@ export function completionRoutes(app: Hono, ctx: AppContext): void {
           },
         ],
         usage: usageOf(result.usage),
+        timings: timingsOf(result.usage, result.timings),
       });
     }
 
@@ -95,8 +96,10 @@ async function* completionChunks(
       offset += event.text.length;
       continue;
     }
-    yield chunk(event.text, finishReason(event));
-    if (includeUsage) yield { ...head, object: 'text_completion', choices: [], usage: usageOf(event.usage) };
+    // llama.cpp's `timings` ride on the last chunk before [DONE]
+    const timings = timingsOf(event.usage, event.timings);
+    yield includeUsage ? chunk(event.text, finishReason(event)) : { ...chunk(event.text, finishReason(event)), timings };
+    if (includeUsage) yield { ...head, object: 'text_completion', choices: [], usage: usageOf(event.usage), timings };
     return;
   }
 }
