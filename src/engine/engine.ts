@@ -1,11 +1,14 @@
 /** The Engine of api.ts: a loaded model behind a scheduler. */
 import type { Engine, GenerateRequest, Generation } from './api.ts';
 import type { Model } from './load.ts';
+import type { Gemma4Assistant } from './models/gemma4-assistant.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 
 export interface EngineOptions extends Omit<SchedulerOptions, 'draftModel'> {
   /** A smaller model with the same vocabulary, for speculative type 'draft'. */
   draftModel?: Model;
+  /** A Gemma 4 MTP assistant loaded beside this model (loadAssistant), for speculative type 'mtp'. */
+  assistant?: Gemma4Assistant;
 }
 
 export function createEngine(model: Model, options: Partial<EngineOptions> = {}): Engine {
@@ -15,6 +18,7 @@ export function createEngine(model: Model, options: Partial<EngineOptions> = {})
     contextPerSlot: Math.min(options.contextPerSlot ?? 4096, model.info.trainedContext),
     speculative: options.speculative,
     draftModel: options.draftModel?.arch,
+    assistant: options.assistant,
   });
   const { tokenizer } = model;
   return {

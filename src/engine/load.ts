@@ -8,7 +8,7 @@ import { readGguf, type GgufFile, type GgufTensorInfo } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
 import { createKernels, type Kernels } from './models/kernels.ts';
 import { Gemma4Model, gemma4KvBytesPerLayer, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
-import { Gemma4Assistant, gemma4AssistantTensorNames, readGemma4AssistantConfig } from './models/gemma4-assistant.ts';
+import { checkAssistantFits, Gemma4Assistant, gemma4AssistantTensorNames, readGemma4AssistantConfig } from './models/gemma4-assistant.ts';
 import { LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
 import { ModelError, requireTensor, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
@@ -28,6 +28,8 @@ export interface LoadOptions {
   groupBytes?: number;
   /** KV caches to plan memory for: sequences (slots, draft caches) × context positions. Default 1 × 4096. */
   kvReserve?: { contextSize: number; sequences: number };
+  /** Bytes to keep free in the memory group of the token embedding (a Gemma 4 MTP assistant's weights go there). */
+  reserveBesideEmbedding?: number;
 }
 
 const DEFAULT_GROUP_BYTES = 3.5 * 2 ** 30;
@@ -49,6 +51,7 @@ export function planGroups(
   budget: number,
   name: string,
   kvPerLayer: number[] = [],
+  besideEmbedding = 0,
 ): { of: Map<string, number>; reserve: number[] } {
   const layerOf = (t: GgufTensorInfo) => {
     const m = /^blk\.(\d+)\./.exec(t.name);
@@ -63,7 +66,7 @@ export function planGroups(
   }
   const size = (ts: GgufTensorInfo[]) => ts.reduce((a, t) => a + t.size, 0);
   // fill from the last layer backwards: the last group holds the globals
-  const backwards: { tensors: GgufTensorInfo[]; bytes: number }[] = [{ tensors: [...globals], bytes: size(globals) }];
+  const backwards: { tensors: GgufTensorInfo[]; bytes: number }[] = [{ tensors: [...globals], bytes: size(globals) + besideEmbedding }];
   for (const l of [...layers.keys()].sort((a, b) => b - a)) {
     const ts = layers.get(l)!;
     const bytes = size(ts) + (kvPerLayer[l] ?? 0);
@@ -163,7 +166,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   // model that cannot fit with the context asked for fails here, before anything is allocated
   const kv = options.kvReserve ?? { contextSize: 4096, sequences: 1 };
   const kvPerLayer = plan.kvBytesPerLayer(kv.contextSize, maxBatch).map((b) => b * kv.sequences);
-  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer);
+  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer, options.reserveBesideEmbedding);
   const threads = options.threads ?? defaultThreads(totalBytes);
   const reserve = groups.reserve.map((bytes) => bytes + (64 << 20));
   const kernels = await createKernels(options.core, { threads, reserveBytes: reserve });
@@ -222,28 +225,20 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
  */
 export async function loadAssistant(source: ModelSource, target: Model, options: { onProgress?: (p: LoadProgress) => void } = {}): Promise<Gemma4Assistant> {
   const g = await readGguf(source);
-  const arch = g.metadata.get('general.architecture');
-  if (arch !== 'gemma4-assistant') {
-    throw new ModelError('unsupported_arch', `${source.name}: architecture '${String(arch)}' is not a Gemma 4 MTP assistant (gemma4-assistant)`);
-  }
+  const { config, tensors } = assistantPlan(g, source.name);
   if (!(target.arch instanceof Gemma4Model)) {
     throw new ModelError('unsupported_arch', `${source.name}: a gemma4-assistant drafts for a gemma4 target, not for '${target.info.arch}'`);
   }
-  const config = readGemma4AssistantConfig(g);
-  const tensors = gemma4AssistantTensorNames(config).map((n) => requireTensor(g, n));
-  for (const t of tensors) {
-    if (!ggmlType(t.type)?.supported) {
-      throw new ModelError('unsupported_feature', `${source.name}: tensor '${t.name}' has type ${t.typeName}, which hearth cannot run yet`);
-    }
-  }
+  // before anything is allocated in the target's memory
+  checkAssistantFits(config, target.arch);
   const totalBytes = tensors.reduce((a, t) => a + t.size, 0);
   options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes });
   const kernels = target.kernels;
-  const group = kernels.groupOf(target.arch.tokenEmbd.ptr);
+  const group = target.arch.embeddingGroup;
   const placed = new Map<string, number>();
   let loaded = 0;
   for (const t of tensors) {
-    const ptr = kernels.alloc(t.size, group < 0 ? undefined : group);
+    const ptr = kernels.alloc(t.size, group);
     await source.readInto(t.offset, kernels.u8(ptr, t.size), (n) => {
       loaded += n;
       options.onProgress?.({ phase: 'weights', loadedBytes: loaded, totalBytes });
@@ -259,4 +254,40 @@ export async function loadAssistant(source: ModelSource, target: Model, options:
   const assistant = new Gemma4Assistant(kernels, config, g, placed, target.arch, freqFactors);
   options.onProgress?.({ phase: 'ready', loadedBytes: totalBytes, totalBytes });
   return assistant;
+}
+
+/** An assistant file's config and the tensors it needs, checked (architecture, tensor types). */
+function assistantPlan(g: GgufFile, name: string) {
+  const arch = g.metadata.get('general.architecture');
+  if (arch !== 'gemma4-assistant') {
+    throw new ModelError('unsupported_arch', `${name}: architecture '${String(arch)}' is not a Gemma 4 MTP assistant (gemma4-assistant)`);
+  }
+  const config = readGemma4AssistantConfig(g);
+  const tensors = gemma4AssistantTensorNames(config).map((n) => requireTensor(g, n));
+  for (const t of tensors) {
+    if (!ggmlType(t.type)?.supported) {
+      throw new ModelError('unsupported_feature', `${name}: tensor '${t.name}' has type ${t.typeName}, which hearth cannot run yet`);
+    }
+  }
+  return { config, tensors };
+}
+
+/**
+ * Load a model and the drafter in `draftSource`, if any: a Gemma 4 MTP assistant (speculative 'mtp'; its weights
+ * go beside the target's embedding, room planned for them) or a smaller model with the same vocabulary ('draft').
+ */
+export async function loadModelWithDraft(
+  source: ModelSource,
+  draftSource: ModelSource | undefined,
+  options: LoadOptions,
+): Promise<{ model: Model; draftModel?: Model; assistant?: Gemma4Assistant }> {
+  const header = draftSource ? await readGguf(draftSource) : undefined;
+  if (draftSource && header?.metadata.get('general.architecture') === 'gemma4-assistant') {
+    const bytes = assistantPlan(header, draftSource.name).tensors.reduce((a, t) => a + t.size, 0);
+    const model = await loadModel(source, { ...options, reserveBesideEmbedding: (options.reserveBesideEmbedding ?? 0) + bytes });
+    return { model, assistant: await loadAssistant(draftSource, model) };
+  }
+  const model = await loadModel(source, options);
+  const draftModel = draftSource ? await loadModel(draftSource, { core: options.core, threads: options.threads, kvReserve: options.kvReserve }) : undefined;
+  return { model, draftModel };
 }

@@ -18,6 +18,8 @@ import type { ArchModel, ForwardSeq, KvCache } from './models/model.ts';
 import { Sampler, topLogprobs } from './sampler.ts';
 import type { Drafter, SpeculativeOptions } from './speculative/drafter.ts';
 import { DraftModelDrafter } from './speculative/draft-model.ts';
+import { MtpDrafter } from './speculative/mtp.ts';
+import type { Gemma4Assistant } from './models/gemma4-assistant.ts';
 import { NgramDrafter } from './speculative/ngram.ts';
 import { TextStream } from './text-stream.ts';
 import type { Tokenizer } from './tokenizer/index.ts';
@@ -30,6 +32,8 @@ export interface SchedulerOptions {
   speculative?: SpeculativeOptions;
   /** A smaller model sharing the vocabulary, for speculative type 'draft'. */
   draftModel?: ArchModel;
+  /** A Gemma 4 MTP assistant loaded beside this (gemma4) target, for speculative type 'mtp'. */
+  assistant?: Gemma4Assistant;
 }
 
 interface Job {
@@ -68,6 +72,9 @@ interface Slot {
 
 const now = () => performance.now();
 
+/** An empty sink for the target's hidden rows when the job's drafter reads them (MTP), else none. */
+const wantsHidden = (job: Job): Float32Array[] | undefined => (job.drafter?.observeHidden ? [] : undefined);
+
 /**
  * Let the event loop run (flush SSE chunks, deliver aborts) between steps: workerd's scheduler.wait(0), else Node's
  * setImmediate (setTimeout(0) costs a whole millisecond per token there), else setTimeout.
@@ -95,6 +102,9 @@ export class Scheduler {
     if (options.slots < 1) throw new RangeError('slots must be ≥ 1');
     if (options.draftModel && options.draftModel.nVocab !== model.nVocab) {
       throw new EngineError('invalid_request', `the draft model's vocabulary (${options.draftModel.nVocab}) differs from the target's (${model.nVocab})`);
+    }
+    if (options.assistant && (options.assistant.target as ArchModel) !== model) {
+      throw new Error('the MTP assistant was loaded for another target model');
     }
     this.slots = Array.from({ length: options.slots }, () => ({
       kv: model.createKv(options.contextPerSlot),
@@ -128,7 +138,9 @@ export class Scheduler {
     if (spec.type === 'draft' && !this.options.draftModel) {
       throw new EngineError('invalid_request', "speculative type 'draft' needs a draft model (start the server with --draft-model)");
     }
-    if (spec.type === 'mtp') throw new EngineError('invalid_request', "speculative type 'mtp' needs a Gemma 4 MTP assistant, which this model does not have");
+    if (spec.type === 'mtp' && !this.options.assistant) {
+      throw new EngineError('invalid_request', "speculative type 'mtp' needs a Gemma 4 MTP assistant (a gemma4-assistant file given as --draft-model)");
+    }
     if (spec.type !== 'none' && (!Number.isInteger(spec.nMax) || spec.nMax < 1 || spec.nMax > 16)) {
       throw new EngineError('invalid_request', 'speculative n_max must be an integer from 1 to 16');
     }
@@ -273,6 +285,7 @@ export class Scheduler {
       slot.draftKv.used = 0;
       return new DraftModelDrafter(this.options.draftModel, this.options.contextPerSlot, slot.draftKv);
     }
+    if (job.specType === 'mtp' && this.options.assistant) return new MtpDrafter(this.options.assistant, slot.kv);
     return null;
   }
 
@@ -291,7 +304,11 @@ export class Scheduler {
         if (room > 0) draft = job.drafter.draft([...job.request.prompt, ...job.generated], room);
       }
       drafts.set(job, draft);
-      batch.push({ job, prefill: false, seq: { kv, tokens: [job.next, ...draft], pos0: kv.used, logits: draft.length ? 'all' : 'last' } });
+      batch.push({
+        job,
+        prefill: false,
+        seq: { kv, tokens: [job.next, ...draft], pos0: kv.used, logits: draft.length ? 'all' : 'last', hidden: wantsHidden(job) },
+      });
       budget -= 1 + draft.length;
     }
     for (const { job, kv } of active) {
@@ -302,7 +319,7 @@ export class Scheduler {
       budget -= take;
       const tokens = job.request.prompt.slice(job.prefilled, job.prefilled + take);
       const last = job.prefilled + take === job.request.prompt.length;
-      batch.push({ job, prefill: true, seq: { kv, tokens, pos0: job.prefilled, logits: last ? 'last' : 'none' } });
+      batch.push({ job, prefill: true, seq: { kv, tokens, pos0: job.prefilled, logits: last ? 'last' : 'none', hidden: last ? wantsHidden(job) : undefined } });
     }
     // a step's forward time is charged to every job in it: that is what each one waited
     const t0 = now();
@@ -322,6 +339,7 @@ export class Scheduler {
       if (rows.length === 0) return;
       const draft = drafts.get(job) ?? [];
       if (draft.length === 0) {
+        if (seq.hidden) job.drafter?.observeHidden?.(seq.hidden[0]);
         this.emitToken(job, rows[0]);
         decoded++;
         return;
@@ -348,6 +366,8 @@ export class Scheduler {
     this.totals.accepted += accepted;
     // cells hold [next, draft...]: keep next and the accepted drafts
     seq.kv.used = seq.pos0 + 1 + accepted;
+    // the row that produced the last emitted token (llama.cpp's pending_h after accepting `accepted` drafts)
+    if (seq.hidden) job.drafter?.observeHidden?.(seq.hidden[accepted]);
     const historyBefore = job.request.prompt.length + job.generated.length;
     job.drafter?.rollback(historyBefore + accepted);
     let n = 0;

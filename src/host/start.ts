@@ -2,7 +2,7 @@
 import type { Engine, LoadProgress } from '../engine/api.ts';
 import { createEngine } from '../engine/engine.ts';
 import type { ModelSource } from '../engine/gguf/source.ts';
-import { loadModel } from '../engine/load.ts';
+import { loadModelWithDraft } from '../engine/load.ts';
 import type { EngineConfig } from '../http/config.ts';
 
 export async function startEngine(
@@ -14,14 +14,15 @@ export async function startEngine(
 ): Promise<Engine> {
   try {
     const kvReserve = { contextSize: config.context ?? 4096, sequences: config.parallel };
-    const model = await loadModel(source, { core, threads: config.threads ?? undefined, onProgress, kvReserve });
-    const draftModel = draftSource ? await loadModel(draftSource, { core, threads: config.threads ?? undefined, kvReserve }) : undefined;
+    // the draft file is a smaller model ('draft') or a Gemma 4 MTP assistant ('mtp'), loaded beside the target
+    const { model, draftModel, assistant } = await loadModelWithDraft(source, draftSource, { core, threads: config.threads ?? undefined, onProgress, kvReserve });
     return createEngine(model, {
       slots: config.parallel,
       queueLimit: config.queueLimit,
       contextPerSlot: config.context ?? undefined,
       speculative: config.speculative ?? undefined,
       draftModel,
+      assistant,
     });
   } finally {
     // weights now live in wasm memory: the file / binding is no longer needed

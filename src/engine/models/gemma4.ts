@@ -90,6 +90,16 @@ export class Gemma4Model implements ArchModel {
   get tokenEmbd(): Weight {
     return this.w.tokenEmbd;
   }
+
+  /** The memory group of the token embedding (and the head, and the last layers). */
+  get embeddingGroup(): number {
+    return this.core.groupOf(this.w.tokenEmbd.ptr);
+  }
+
+  /** The memory group holding layer l's KV cache (that of the layer it reads under KV sharing). */
+  kvGroup(l: number): number {
+    return this.core.groupOf(this.w.layers[this.config.layers[l].kvFrom].wq.ptr);
+  }
   private readonly s: ReturnType<Gemma4Model['allocScratch']>;
   private readonly hasSliding: boolean;
   private readonly hasFull: boolean;

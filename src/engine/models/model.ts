@@ -48,6 +48,12 @@ export interface ForwardSeq {
   tokens: number[];
   pos0: number;
   logits: 'last' | 'all' | 'none';
+  /**
+   * When present, the forward appends here the post-final-norm hidden state (the LM head's input) of each row that
+   * gets logits, in the same order: what a Gemma 4 MTP assistant drafts from. Architectures without one leave it
+   * empty.
+   */
+  hidden?: Float32Array[];
 }
 
 export interface ArchModel {

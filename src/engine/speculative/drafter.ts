@@ -10,6 +10,12 @@ export interface Drafter {
   rollback(length: number): void;
   /** Free what the drafter holds (its slot in a draft model). */
   release(): void;
+  /**
+   * Drafters that read the target's hidden state (Gemma 4 MTP) have this: after every target forward of the
+   * sequence that yields a token, the scheduler hands over the post-final-norm hidden row that produced the last
+   * token of the history (the row of the last accepted position).
+   */
+  observeHidden?(hidden: Float32Array): void;
 }
 
 export type SpeculativeType = 'none' | 'ngram' | 'draft' | 'mtp';
