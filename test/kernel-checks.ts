@@ -639,7 +639,8 @@ export function crossBuildMatmul(a: Harness, b: Harness): Failures {
   for (const t of matmulTypes) {
     for (const k of shapesFor(t)) {
       const r = rng(t * 1000 + k);
-      const nRows = 5, nCols = 9, w = weights(r, t, k, nRows), x = activations(r, k * nCols);
+      // 13 rows: the fused Q4_0 path takes rows 8 and 4 at a time, then one by one
+      const nRows = 13, nCols = 9, w = weights(r, t, k, nRows), x = activations(r, k * nCols);
       const ys = [a, b].map((h) => {
         const wp = put(h.core, w), xp = put(h.core, x), y = h.core.alloc(4 * nRows * nCols);
         h.simd.matmul(t, wp, k, nRows, xp, nCols, y);

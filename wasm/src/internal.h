@@ -191,6 +191,31 @@ INLINE float f32x8_hsum_ref(const float l[8]) {
     return (r0 + r2) + (r1 + r3);
 }
 
+/* ---- the fused path of the relaxed build ----
+ * V8 lowers f32x4.relaxed_madd to a real vfmadd on x86 CPUs with FMA3, which is exactly llama.cpp's FMA, one
+ * instruction instead of the emulation above; elsewhere it may be a multiply and an add. fma_fused() runs a one-time
+ * self-test (run.c) comparing relaxed_madd with the exact emulation on inputs where unfused rounding differs, and the
+ * kernels take the fused path only where it passed; the baseline build has no relaxed_madd and always emulates.
+ * Kernels thread the answer through as a constant `fz` so each variant compiles to its own straight loop. */
+int fma_fused(void);
+#if RELAXED
+INLINE v128 f32x4_madd_fused(v128 a, v128 b, v128 c) { return wasm_f32x4_relaxed_madd(a, b, c); }
+#else
+INLINE v128 f32x4_madd_fused(v128 a, v128 b, v128 c) { return f32x4_fma(a, b, c); } /* unused: fz is 0 here */
+#endif
+INLINE float fma_f32_fz(float a, float b, float c, int fz) {
+    if (!fz) return fma_f32(a, b, c);
+    return wasm_f32x4_extract_lane(f32x4_madd_fused(wasm_f32x4_splat(a), wasm_f32x4_splat(b), wasm_f32x4_splat(c)), 0);
+}
+/* acc8 under the fused path holds its 8 lanes as f32x4 in d[0] (lanes 0..3) and d[1] (4..7). */
+INLINE void acc8_fma_i24_fz(struct acc8 *acc, v128 a0, v128 a1, float b, int fz) {
+    if (!fz) { acc8_fma_i24(acc, a0, a1, b); return; }
+    v128 bv = wasm_f32x4_splat(b);
+    acc->d[0] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(a0), bv, acc->d[0]);
+    acc->d[1] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(a1), bv, acc->d[1]);
+}
+INLINE float acc8_hsum_fz(const struct acc8 *a, int fz) { return fz ? f32x8_hsum(a->d[0], a->d[1]) : acc8_hsum(a); }
+
 /* Four f16 values (in the low 16 bits of each i32 lane) to f32, exactly as fp16_to_f32. */
 INLINE v128 fp16x4_to_f32x4(v128 h) {
     v128 em = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));

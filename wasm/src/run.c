@@ -2,6 +2,45 @@
  * k not a multiple of the block size) do nothing rather than trap: the TypeScript side validates and reports. */
 #include "internal.h"
 
+#if RELAXED
+/* 0: not yet tested, 1: relaxed_madd is fused here, 2: it is not. Every thread computes the same answer on the
+ * same machine, so racing first calls only store the same value twice. */
+static int fma_state;
+
+/* Lanes where a multiply-then-add rounds differently from the fused result (e.g. (1 + 2^-12)^2 - 1, whose exact
+ * product has a 2^-24 term that separate rounding drops), checked bit for bit against the exact emulation. Inputs
+ * are volatile so the compiler cannot fold the probe. */
+static int fma_probe(void) {
+    static volatile float in[3][8] = {
+        { 1.000244140625f, 0.1f, 3.0f, -1.0000001f, 16777215.0f, 1.5f, 0.3333333f, 1e-3f },
+        { 1.000244140625f, 10.0f, 0.33333334f, 1.0000001f, 1.0000001f, 1.0000001f, 3.0f, 1e3f },
+        { -1.0f, -1.0f, -1.0f, 1.0f, -16777215.0f, -1.5f, -1.0f, -1.0f },
+    };
+    for (int h = 0; h < 8; h += 4) {
+        v128 a = wasm_f32x4_make(in[0][h], in[0][h + 1], in[0][h + 2], in[0][h + 3]);
+        v128 b = wasm_f32x4_make(in[1][h], in[1][h + 1], in[1][h + 2], in[1][h + 3]);
+        v128 c = wasm_f32x4_make(in[2][h], in[2][h + 1], in[2][h + 2], in[2][h + 3]);
+        v128 diff = wasm_v128_xor(wasm_f32x4_relaxed_madd(a, b, c), f32x4_fma(a, b, c));
+        if (wasm_v128_any_true(diff)) return 0;
+    }
+    return 1;
+}
+
+int fma_fused(void) {
+    int s = __atomic_load_n(&fma_state, __ATOMIC_RELAXED);
+    if (s == 0) {
+        s = fma_probe() ? 1 : 2;
+        __atomic_store_n(&fma_state, s, __ATOMIC_RELAXED);
+    }
+    return s == 1;
+}
+#else
+int fma_fused(void) { return 0; }
+#endif
+
+/* 1 when this core's kernels use a hardware fused multiply-add (relaxed build on an FMA3 CPU), for the host to log. */
+EXPORT(hearth_fma_fused) uint32_t hearth_fma_fused(void) { return (uint32_t)fma_fused(); }
+
 static void quantize_act(const struct args_quantize_act *a, uint32_t ith, uint32_t nth, int ref) {
     const struct weight_traits *t = weight_traits_of(a->wtype);
     if (!t || a->k == 0 || a->k % t->block_size) return;
