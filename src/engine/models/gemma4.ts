@@ -22,7 +22,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin } from './rope.ts';
 import type { ArchModel, ForwardSeq, KvCache, KvLayer, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { bindWeight, ModelError } from './model.ts';
+import { bindWeight, logitColumns, logitRowCount, ModelError, splitRows, writeBatchColumns } from './model.ts';
 import type { Gemma4Config } from './gemma4-config.ts';
 
 export { gemma4TensorNames, readGemma4Config, type Gemma4Config } from './gemma4-config.ts';
@@ -277,18 +277,10 @@ export class Gemma4Model implements ArchModel {
     if (n === 0) return seqs.map(() => []);
     if (n > this.maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${this.maxBatch}`);
 
-    const ids = core.i32(s.ids, n);
     const pos = core.i32(s.pos, n);
-    let col = 0;
-    for (const seq of seqs) {
-      if (seq.pos0 + seq.tokens.length > seq.kv.size) throw new RangeError('forward: context overflow');
-      for (let i = 0; i < seq.tokens.length; i++, col++) {
-        ids[col] = seq.tokens[i];
-        pos[col] = seq.pos0 + i;
-      }
-    }
+    writeBatchColumns(seqs, core.i32(s.ids, n), pos);
     if (this.hasSliding) {
-      col = 0;
+      let col = 0;
       for (const seq of seqs) {
         this.placeInRing(seq, col);
         col += seq.tokens.length;
@@ -428,14 +420,7 @@ export class Gemma4Model implements ArchModel {
   private head(seqs: ForwardSeq[], n: number): Float32Array[][] {
     const { core, config: c, w, s } = this;
     const E = c.nEmbd;
-    const want: number[] = [];
-    let col = 0;
-    for (const seq of seqs) {
-      const m = seq.tokens.length;
-      if (seq.logits === 'all') for (let i = 0; i < m; i++) want.push(col + i);
-      else if (seq.logits === 'last') want.push(col + m - 1);
-      col += m;
-    }
+    const want = logitColumns(seqs);
     if (want.length > 0) {
       const x = core.f32(s.x, n * E);
       const xb = core.f32(s.xb, want.length * E);
@@ -445,27 +430,15 @@ export class Gemma4Model implements ArchModel {
         const h = core.f32(s.xb, want.length * E);
         let row = 0;
         for (const seq of seqs) {
-          const count = seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
-          for (let i = 0; i < count; i++, row++) seq.hidden?.push(h.slice(row * E, (row + 1) * E));
+          for (let i = 0; i < logitRowCount(seq); i++, row++) seq.hidden?.push(h.slice(row * E, (row + 1) * E));
         }
       }
       core.matmul(w.output, s.xb, want.length, s.logits);
       if (c.softcap > 0) core.softcap(s.logits, c.softcap, s.logits, want.length * c.nVocab);
     }
-    const logits = core.f32(s.logits, want.length * c.nVocab);
-    const out: Float32Array[][] = [];
-    let k = 0;
-    for (const seq of seqs) {
-      const count = seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
-      const rows: Float32Array[] = [];
-      for (let i = 0; i < count; i++, k++) {
-        const row = logits.slice(k * c.nVocab, (k + 1) * c.nVocab);
-        // llama.cpp's sampler adds a −∞ bias for these before anything else; its raw logits keep them
-        for (const id of this.suppressTokens) row[id] = -Infinity;
-        rows.push(row);
-      }
-      out.push(rows);
-    }
+    const out = splitRows(seqs, core.f32(s.logits, want.length * c.nVocab), c.nVocab);
+    // llama.cpp's sampler adds a −∞ bias for these before anything else; its raw logits keep them
+    for (const rows of out) for (const row of rows) for (const id of this.suppressTokens) row[id] = -Infinity;
     return out;
   }
 }

@@ -12,31 +12,11 @@
 import { Core } from '../../core/core.ts';
 import { type Executor, InlineExecutor } from '../../core/executor.ts';
 import { hostHasThreads, PoolExecutor } from '../../core/pool.ts';
-import { CoreOps } from '../../core/ops.ts';
+import { type AttentionArgs, CoreOps } from '../../core/ops.ts';
 import type { Weight } from './model.ts';
 
-export interface AttentionCall {
-  q: number;
-  qStride: number;
-  kCache: number;
-  /** Transposed V cache (see kvStore): kv head g, dim d, cell c at vCache + ((g*headDimV + d)*vStride + c) halves. */
-  vCache: number;
-  /** The V cache's cell capacity (its row stride in halves). */
-  vStride: number;
-  out: number;
-  outStride: number;
-  nTokens: number;
-  nHead: number;
-  nHeadKv: number;
-  headDimK: number;
-  headDimV: number;
-  nCells: number;
-  cellPos: number;
-  qPos: number;
-  scale: number;
-  window: number;
-  softcap: number;
-}
+/** The attention op's arguments, in the engine's pointers (shared or group; see above). */
+export type AttentionCall = AttentionArgs;
 
 export interface Kernels {
   /** Memories the model is spread over (1 for models that fit one). */

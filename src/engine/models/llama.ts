@@ -10,7 +10,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin, type RopeParams } from './rope.ts';
 import type { ArchModel, ForwardSeq, KvCache, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { bindWeight, metaNumber, ModelError, requireTensor } from './model.ts';
+import { bindWeight, logitColumns, metaNumber, ModelError, requireTensor, splitRows, writeBatchColumns } from './model.ts';
 
 export interface LlamaConfig {
   nEmbd: number;
@@ -190,16 +190,8 @@ export class LlamaModel implements ArchModel {
     if (n > this.maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${this.maxBatch}`);
 
     // token ids and positions, column by column
-    const ids = core.i32(s.ids, n);
     const pos = core.i32(s.pos, n);
-    let col = 0;
-    for (const seq of seqs) {
-      if (seq.pos0 + seq.tokens.length > seq.kv.size) throw new RangeError('forward: context overflow');
-      for (let i = 0; i < seq.tokens.length; i++, col++) {
-        ids[col] = seq.tokens[i];
-        pos[col] = seq.pos0 + i;
-      }
-    }
+    writeBatchColumns(seqs, core.i32(s.ids, n), pos);
     ropeCosSin(c.rope, pos, core.f32(s.cosSin, n * c.rope.nRot));
     core.broadcast(s.ids, n * 4);
     core.broadcast(s.pos, n * 4);
@@ -270,14 +262,7 @@ export class LlamaModel implements ArchModel {
     for (const seq of seqs) seq.kv.used = Math.max(seq.kv.used, seq.pos0 + seq.tokens.length);
 
     // LM head only for the columns that want logits
-    const want: number[] = [];
-    col = 0;
-    for (const seq of seqs) {
-      const m = seq.tokens.length;
-      if (seq.logits === 'all') for (let i = 0; i < m; i++) want.push(col + i);
-      else if (seq.logits === 'last') want.push(col + m - 1);
-      col += m;
-    }
+    const want = logitColumns(seqs);
     core.use(core.groupOf(w.output.ptr), residual);
     if (want.length > 0) {
       const x = core.f32(s.x, n * E);
@@ -286,15 +271,6 @@ export class LlamaModel implements ArchModel {
       core.rmsNorm(s.xb, w.outputNorm.ptr, s.xb, E, want.length, c.eps);
       core.matmul(w.output, s.xb, want.length, s.logits);
     }
-    const logits = core.f32(s.logits, want.length * c.nVocab);
-    const out: Float32Array[][] = [];
-    let k = 0;
-    for (const seq of seqs) {
-      const count = seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
-      const rows: Float32Array[] = [];
-      for (let i = 0; i < count; i++, k++) rows.push(logits.slice(k * c.nVocab, (k + 1) * c.nVocab));
-      out.push(rows);
-    }
-    return out;
+    return splitRows(seqs, core.f32(s.logits, want.length * c.nVocab), c.nVocab);
   }
 }

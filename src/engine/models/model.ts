@@ -96,3 +96,43 @@ export function bindWeight(g: GgufFile, placed: Map<string, number>, name: strin
   if (ptr === undefined) throw new Error(`tensor '${name}' was not loaded`);
   return { ptr, type: t.type, cols, rows };
 }
+
+/**
+ * Write a batch's token ids and positions, column by column (sequences one after another), into int32 views; checks
+ * that no sequence runs past its context. Returns the number of columns.
+ */
+export function writeBatchColumns(seqs: ForwardSeq[], ids: Int32Array, pos: Int32Array): number {
+  let col = 0;
+  for (const seq of seqs) {
+    if (seq.pos0 + seq.tokens.length > seq.kv.size) throw new RangeError('forward: context overflow');
+    for (let i = 0; i < seq.tokens.length; i++, col++) {
+      ids[col] = seq.tokens[i];
+      pos[col] = seq.pos0 + i;
+    }
+  }
+  return col;
+}
+
+/** How many logit rows a sequence asked for. */
+export function logitRowCount(seq: ForwardSeq): number {
+  return seq.logits === 'all' ? seq.tokens.length : seq.logits === 'last' ? 1 : 0;
+}
+
+/** The batch columns whose logits were asked for, in order. */
+export function logitColumns(seqs: ForwardSeq[]): number[] {
+  const want: number[] = [];
+  let col = 0;
+  for (const seq of seqs) {
+    const m = seq.tokens.length;
+    if (seq.logits === 'all') for (let i = 0; i < m; i++) want.push(col + i);
+    else if (seq.logits === 'last') want.push(col + m - 1);
+    col += m;
+  }
+  return want;
+}
+
+/** Copy consecutive rows of `width` floats out to each sequence (the rows it asked for, in column order). */
+export function splitRows(seqs: ForwardSeq[], rows: Float32Array, width: number): Float32Array[][] {
+  let k = 0;
+  return seqs.map((seq) => Array.from({ length: logitRowCount(seq) }, () => rows.slice(k * width, ++k * width)));
+}
