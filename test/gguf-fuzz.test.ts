@@ -16,7 +16,8 @@ test('100,000 mutated headers: parse or GgufError, fast, bounded memory', async 
   const codes = new Map<string, number>();
   // ten rounds of 10,000 with their own seeds, sampling memory between rounds
   for (let round = 0; round < 10; round++) {
-    const r = await runFuzz(bases, 10_000, 1000 + round, 500);
+    // the per-case bound catches runaway parses, not speed: it must hold on a loaded 2-core CI machine (GC pauses)
+    const r = await runFuzz(bases, 10_000, 1000 + round, 10_000);
     assert.equal(r.failures, [], `seed ${1000 + round}: ${r.failures.map((f) => `case ${f.index}: ${f.problem}`).join('\n')}`);
     total = {
       cases: total.cases + r.cases, parsed: total.parsed + r.parsed, ms: total.ms + r.ms,
