@@ -22,7 +22,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin } from './rope.ts';
 import type { ArchModel, ForwardSeq, KvCache, KvLayer, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { bindWeight, logitColumns, logitRowCount, ModelError, splitRows, writeBatchColumns } from './model.ts';
+import { batchColumns, bindWeight, logitColumns, logitRowCount, ModelError, splitRows, writeBatchColumns } from './model.ts';
 import type { Gemma4Config } from './gemma4-config.ts';
 
 export { gemma4TensorNames, readGemma4Config, type Gemma4Config } from './gemma4-config.ts';
@@ -273,9 +273,8 @@ export class Gemma4Model implements ArchModel {
 
   forward(seqs: ForwardSeq[]): Float32Array[][] {
     const { core, config: c, w, s } = this;
-    const n = seqs.reduce((sum, q) => sum + q.tokens.length, 0);
+    const n = batchColumns(seqs, this.maxBatch);
     if (n === 0) return seqs.map(() => []);
-    if (n > this.maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${this.maxBatch}`);
 
     const pos = core.i32(s.pos, n);
     writeBatchColumns(seqs, core.i32(s.ids, n), pos);

@@ -10,7 +10,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin, type RopeParams } from './rope.ts';
 import type { ArchModel, ForwardSeq, KvCache, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { bindWeight, logitColumns, metaNumber, ModelError, requireTensor, splitRows, writeBatchColumns } from './model.ts';
+import { batchColumns, bindWeight, logitColumns, metaNumber, ModelError, requireTensor, splitRows, writeBatchColumns } from './model.ts';
 
 export interface LlamaConfig {
   nEmbd: number;
@@ -185,9 +185,8 @@ export class LlamaModel implements ArchModel {
 
   forward(seqs: ForwardSeq[]): Float32Array[][] {
     const { core, config: c, w, s } = this;
-    const n = seqs.reduce((sum, q) => sum + q.tokens.length, 0);
+    const n = batchColumns(seqs, this.maxBatch);
     if (n === 0) return seqs.map(() => []);
-    if (n > this.maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${this.maxBatch}`);
 
     // token ids and positions, column by column
     const pos = core.i32(s.pos, n);

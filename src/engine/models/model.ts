@@ -97,6 +97,13 @@ export function bindWeight(g: GgufFile, placed: Map<string, number>, name: strin
   return { ptr, type: t.type, cols, rows };
 }
 
+/** Token columns in a batch; more than the model's batch size is a caller error. */
+export function batchColumns(seqs: ForwardSeq[], maxBatch: number): number {
+  const n = seqs.reduce((sum, q) => sum + q.tokens.length, 0);
+  if (n > maxBatch) throw new RangeError(`forward: ${n} tokens exceed the batch size ${maxBatch}`);
+  return n;
+}
+
 /**
  * Write a batch's token ids and positions, column by column (sequences one after another), into int32 views; checks
  * that no sequence runs past its context. Returns the number of columns.
