@@ -7,8 +7,8 @@
  *                              module; Deno: files read at startup).
  *   dist/hearth-relaxed.wasm   the core for workerd / wrangler / Deno (relaxed SIMD)
  *   dist/hearth-baseline.wasm  the core for Node 20 (its relaxed SIMD computes wrong)
- *   dist/default-model.gguf    the embedded default model: until our trained demo model exists, a small
- *                              deterministic synthetic llama (random weights: it talks nonsense, but runs anywhere)
+ *   dist/hearth-nano*.gguf     the embedded default model, hearth-nano (models/: our own tiny Gemma-4-architecture
+ *                              model, trained by `npm run train:nano`), with its mmproj and MTP assistant
  *   dist/cli.js                `hearth` for Node (bin/hearth.js imports it)
  *   dist/index.js              the library: `import { loadModel } from 'hearth'` on Node and Deno
  *
@@ -16,7 +16,6 @@
  *
  * `node scripts/build.js [--outdir DIR]`; tests import `build({ outdir })`.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,11 +24,8 @@ import { playgroundPlugin } from '../src/playground/build.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The synthetic default model's shape: tiny, so it fits wrangler 4.86's dev proxy and loads in milliseconds. */
-const defaultModelArgs = [
-  '--type', 'q8_0', '--embd', '64', '--layers', '2', '--heads', '4', '--kv-heads', '2', '--ff', '192',
-  '--vocab', '512', '--ctx', '512', '--seed', '7',
-];
+/** The embedded default: hearth-nano, its projector and its MTP assistant (committed under models/). */
+const defaultModelFiles = ['hearth-nano.gguf', 'hearth-nano-mmproj.gguf', 'hearth-nano-assistant.gguf'];
 
 const cores = ['hearth-relaxed.wasm', 'hearth-baseline.wasm'];
 
@@ -43,13 +39,11 @@ export async function build({ outdir = join(root, 'dist'), quiet = false } = {})
     copyFileSync(from, join(outdir, core));
   }
 
-  const model = join(outdir, 'default-model.gguf');
-  const made = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(root, 'scripts/make-synthetic.ts'), ...defaultModelArgs, '--out', model],
-    { cwd: root, encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`build: making the default model failed:\n${made.stderr || made.stdout}`);
+  for (const file of defaultModelFiles) {
+    const from = join(root, 'models', file);
+    if (!existsSync(from)) throw new Error(`build: ${from} is missing (npm run train:nano makes it)`);
+    copyFileSync(from, join(outdir, file));
+  }
 
   const common = {
     bundle: true,
@@ -86,7 +80,7 @@ export async function build({ outdir = join(root, 'dist'), quiet = false } = {})
       packages: 'external',
     });
   }
-  log(`build: ${outdir}: worker.js, cli.js, index.js, ${cores.join(', ')}, default-model.gguf`);
+  log(`build: ${outdir}: worker.js, cli.js, index.js, ${[...cores, ...defaultModelFiles].join(', ')}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -9,11 +9,19 @@
  *
  *   npx tsx scripts/make-synthetic.ts --arch gemma4 --preset 12b-tiny|e2b-tiny|12b-full [--type q8_0] [--embd-type q8_0] --out x.gguf
  *   npx tsx scripts/make-synthetic.ts --arch gemma4-assistant --preset 12b-full --out assistant.gguf
+ *
+ * A gemma4 text model with Gemma 4's six media tokens (--media-tokens; needed beside an mmproj), and the multimodal
+ * projector for a preset (src/engine/gguf/synthetic-mmproj.ts: gemma4uv + gemma4ua, projection_dim = the preset's
+ * width; --type sets the input projections' type, default f16; --patch-type f16|f32; --no-vision / --no-audio):
+ *
+ *   npx tsx scripts/make-synthetic.ts --arch gemma4 --preset 12b-full --media-tokens --out text.gguf
+ *   npx tsx scripts/make-synthetic.ts --arch mmproj --preset 12b-full --out mmproj.gguf
  */
 import { parseArgs } from 'node:util';
 import { rename } from 'node:fs/promises';
 import { makeSyntheticLlama } from '../src/engine/gguf/synthetic.ts';
 import { gemma4Presets, makeSyntheticGemma4, makeSyntheticGemma4Assistant } from '../src/engine/gguf/synthetic-gemma4.ts';
+import { makeSyntheticMmproj, withMediaTokens } from '../src/engine/gguf/synthetic-mmproj.ts';
 import { ggmlTypes } from '../src/engine/gguf/types.ts';
 import { quantizableTypes } from '../src/engine/gguf/quantize.ts';
 import { layoutGguf, writeGguf } from '../src/engine/gguf/writer.ts';
@@ -36,6 +44,10 @@ const { values: a } = parseArgs({
     tied: { type: 'boolean', default: false },
     'rope-freqs': { type: 'boolean', default: false },
     'f32-twin': { type: 'boolean', default: false },
+    'media-tokens': { type: 'boolean', default: false },
+    'patch-type': { type: 'string', default: 'f16' },
+    'no-vision': { type: 'boolean', default: false },
+    'no-audio': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -60,7 +72,7 @@ function int(name: keyof typeof a): number {
   return v;
 }
 
-if (!['llama', 'gemma4', 'gemma4-assistant'].includes(a.arch!)) fail(`--arch must be llama, gemma4 or gemma4-assistant`);
+if (!['llama', 'gemma4', 'gemma4-assistant', 'mmproj'].includes(a.arch!)) fail(`--arch must be llama, gemma4, gemma4-assistant or mmproj`);
 if (!a.out) fail('--out PATH is required');
 
 function gemma4Spec() {
@@ -72,7 +84,12 @@ function gemma4Spec() {
     ...(a.type ? { type: typeId(a.type) } : {}),
     ...(a['embd-type'] ? { embdType: typeId(a['embd-type']) } : {}),
   };
-  if (a.arch === 'gemma4') return makeSyntheticGemma4(target);
+  if (a.arch === 'gemma4') return a['media-tokens'] ? withMediaTokens(makeSyntheticGemma4(target)) : makeSyntheticGemma4(target);
+  if (a.arch === 'mmproj') {
+    const t = a.type ? typeId(a.type) : typeId('f16');
+    return makeSyntheticMmproj({ embd: preset.embd, vision: !a['no-vision'], audio: !a['no-audio'], seed: Number(a.seed),
+      patchType: typeId(a['patch-type']!), projType: t, audioProjType: t });
+  }
   // the 12B's assistant is 4 layers of width 1024 (spec §10.1); the toy targets get a toy one
   const big = a.preset === '12b-full';
   return makeSyntheticGemma4Assistant({ target, embd: big ? 1024 : 128, layers: 4, ff: big ? 8192 : 256 });

@@ -24,12 +24,15 @@ const hearth :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "../dist/worker.js"),
     (name = "hearth-relaxed.wasm", wasm = embed "../dist/hearth-relaxed.wasm"),
-    (name = "default-model.gguf", data = embed "../dist/default-model.gguf"),
+    (name = "hearth-nano.gguf", data = embed "../dist/hearth-nano.gguf"),
+    (name = "hearth-nano-mmproj.gguf", data = embed "../dist/hearth-nano-mmproj.gguf"),
+    (name = "hearth-nano-assistant.gguf", data = embed "../dist/hearth-nano-assistant.gguf"),
   ],
   compatibilityDate = "2025-09-01",
   bindings = [
     (name = "MODELS", service = "models"),
     (name = "HEARTH_MODEL", fromEnvironment = "HEARTH_MODEL"),
+    (name = "HEARTH_MMPROJ", fromEnvironment = "HEARTH_MMPROJ"),
     (name = "HEARTH_API_KEY", fromEnvironment = "HEARTH_API_KEY"),
     (name = "HEARTH_PARALLEL", fromEnvironment = "HEARTH_PARALLEL"),
     (name = "HEARTH_CONTEXT", fromEnvironment = "HEARTH_CONTEXT"),

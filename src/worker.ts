@@ -6,8 +6,10 @@
  *    `detokenize`, `models` over RPC, without HTTP.
  *
  * Where the model comes from (first match): `HEARTH_MODEL`, a file name in the `MODELS` disk-directory binding (workerd),
- * `MODEL_URL` (any host; ranged GETs), `HEARTH_MODEL` as a file path (Deno), else the embedded default model
- * (`default-model.gguf` beside the bundle: a data module on workerd / wrangler, a file read on Deno).
+ * `MODEL_URL` (any host; ranged GETs), `HEARTH_MODEL` as a file path (Deno), else the embedded default model,
+ * hearth-nano (`hearth-nano*.gguf` beside the bundle: data modules on workerd / wrangler, files read on Deno: the
+ * model, its projector and its MTP assistant). A projector for a configured model comes the same way from
+ * `HEARTH_MMPROJ` / `MMPROJ_URL`.
  * Loading starts with the first request (workerd hands bindings to requests only) and runs once per isolate.
  */
 import type { Engine } from './engine/api.ts';
@@ -51,11 +53,17 @@ async function readBesideBundle(d: DenoGlobal, file: string): Promise<Uint8Array
   }
 }
 
-async function embeddedModel(): Promise<ModelSource> {
-  const bytes = deno
-    ? await readBesideBundle(deno, './default-model.gguf')
-    : new Uint8Array((await import('./default-model.gguf')).default);
-  return bufferSource(bytes, 'default-model.gguf');
+/** hearth-nano, embedded beside the bundle: the model, its projector and its MTP assistant. */
+async function embedded(file: 'hearth-nano.gguf' | 'hearth-nano-mmproj.gguf' | 'hearth-nano-assistant.gguf'): Promise<ModelSource> {
+  if (deno) return bufferSource(await readBesideBundle(deno, `./${file}`), file);
+  // literal specifiers, so bundlers (wrangler's esbuild) see each data module
+  const module =
+    file === 'hearth-nano.gguf'
+      ? await import('./hearth-nano.gguf')
+      : file === 'hearth-nano-mmproj.gguf'
+        ? await import('./hearth-nano-mmproj.gguf')
+        : await import('./hearth-nano-assistant.gguf');
+  return bufferSource(new Uint8Array(module.default), file);
 }
 
 function text(env: Env, name: string): string | null {
@@ -63,22 +71,35 @@ function text(env: Env, name: string): string | null {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
 }
 
-async function modelSource(env: Env): Promise<ModelSource> {
-  const file = text(env, 'HEARTH_MODEL');
-  const url = text(env, 'MODEL_URL');
+/** A file named by `fileVar` (disk binding or Deno path) or fetched from `urlVar`; null when neither is set. */
+function configuredSource(env: Env, fileVar: string, urlVar: string): Promise<ModelSource> | null {
+  const file = text(env, fileVar);
+  const url = text(env, urlVar);
   const disk = env.MODELS;
   if (file && isFetcher(disk)) {
     // the name is configuration, never request input; each path segment is escaped all the same
     const path = file.split('/').map(encodeURIComponent).join('/');
-    return rangedSource(file.replace(/^.*\//, ''), (range) => disk.fetch(`http://models/${path}`, { headers: { range } }));
+    return Promise.resolve(rangedSource(file.replace(/^.*\//, ''), (range) => disk.fetch(`http://models/${path}`, { headers: { range } })));
   }
   if (url) {
     const name = decodeURIComponent(new URL(url).pathname.replace(/^.*\//, '')) || 'model.gguf';
-    return rangedSource(name, (range) => fetch(url, { headers: { range } }));
+    return Promise.resolve(rangedSource(name, (range) => fetch(url, { headers: { range } })));
   }
   if (file && deno) return denoFileSource(deno, file);
-  if (file) throw new Error(`HEARTH_MODEL is set to '${file}' but there is no MODELS disk binding to read it from`);
-  return embeddedModel();
+  if (file) throw new Error(`${fileVar} is set to '${file}' but there is no MODELS disk binding to read it from`);
+  return null;
+}
+
+/** The model and what goes with it: configured ones (the projector from HEARTH_MMPROJ / MMPROJ_URL), or hearth-nano's. */
+async function sources(env: Env): Promise<{ model: ModelSource; mmproj?: ModelSource; draft?: ModelSource }> {
+  const model = await configuredSource(env, 'HEARTH_MODEL', 'MODEL_URL');
+  const mmproj = (await configuredSource(env, 'HEARTH_MMPROJ', 'MMPROJ_URL')) ?? undefined;
+  if (model) return { model, mmproj };
+  return {
+    model: await embedded('hearth-nano.gguf'),
+    mmproj: mmproj ?? (await embedded('hearth-nano-mmproj.gguf')),
+    draft: await embedded('hearth-nano-assistant.gguf'),
+  };
 }
 
 /** Deno passes connection info, not bindings, as fetch's second argument: its settings come from Deno.env. */
@@ -104,7 +125,10 @@ function servedFor(env: Env): Served {
   const { server, engine } = configFromEnv(env);
   // workerd has one JS thread and no Worker; Deno may use a pool
   if (!deno) engine.threads = 1;
-  const model = ServedModel.load(async (onProgress) => startEngine(await modelSource(env), core, engine, onProgress));
+  const model = ServedModel.load(async (onProgress) => {
+    const { model: source, mmproj, draft } = await sources(env);
+    return startEngine(source, core, engine, { onProgress, mmproj, draft });
+  });
   model.whenReady().then(
     (e: Engine) => console.log(`hearth: serving ${e.info.id} (${e.info.arch}, ${e.stats().slots} slots)`),
     (err: Error) => console.error(`hearth: model failed to load: ${err.message}`),

@@ -271,6 +271,18 @@ test('writer → reader: every metadata value type, arrays and nested arrays', a
   assert.ok(Buffer.compare(again, bytes) === 0, 're-encoded metadata differs');
 });
 
+test('bufferSource over a Node Buffer (whose slice() is a view, not a copy) reads arrays right', async () => {
+  const bytes = await encodeGguf({ metadata: allValues, tensors: [] });
+  // a Buffer inside a larger pool, at an offset, as readFileSync / Buffer.concat hand them out
+  const pool = Buffer.alloc(bytes.length + 24);
+  const buf = pool.subarray(8, 8 + bytes.length);
+  buf.set(bytes);
+  const f = await readGguf(bufferSource(buf));
+  assert.equal([...getI32Array(f, 'a.i32')], [-2147483648, 2147483647, 7]);
+  assert.equal(getStringArray(f, 'a.str'), ['a', '', '▁the', '<0x0A>', 'x'.repeat(300)]);
+  assert.equal([...(f.metadata.get('a.f64') as Float64Array)], [Math.E, -1e300]);
+});
+
 test('writer → reader: a header far larger than the writer\'s first buffer (32k-token vocabulary)', async () => {
   const vocab = syntheticVocab(32000, 3);
   const bytes = await encodeGguf({

@@ -190,7 +190,7 @@ api('while the model loads: /health reports byte progress, API requests get 503 
     },
   };
   const model = ServedModel.load((onProgress) =>
-    startEngine(slow, readNodeCoreModule(), { parallel: 1, queueLimit: 1, context: 256, threads: 1 }, onProgress),
+    startEngine(slow, readNodeCoreModule(), { parallel: 1, queueLimit: 1, context: 256, threads: 1 }, { onProgress }),
   );
   const app = createApp(model, { loadWaitMs: 10 });
   const fractions: number[] = [];

@@ -344,6 +344,92 @@ const rmsNorm: Check = {
   },
 };
 
+const layerNorm: Check = {
+  name: 'layer_norm: SIMD == scalar twin == ggml AVX2 (double sums, 8-wide float square groups), bit for bit',
+  run(h) {
+    const fails: Failures = [];
+    const r = rng(41);
+    for (const k of [5, 64, 771, 6912]) {
+      const nRows = 3, x = activations(r, k * nRows), w = activations(r, k), b = activations(r, k), eps = 1e-5;
+      for (let i = 0; i < k; i++) x[i] += 3; // an offset mean, so the subtraction matters
+      const xp = put(h.core, x), wp = put(h.core, w), bp = put(h.core, b);
+      for (const [withW, withB] of [[true, true], [false, false], [true, false]]) {
+        const outs = [0, 1, 2].map(() => h.core.alloc(4 * k * nRows));
+        h.simd.layerNorm(xp, withW ? wp : 0, withB ? bp : 0, outs[0], k, nRows, eps);
+        h.ref.layerNorm(xp, withW ? wp : 0, withB ? bp : 0, outs[1], k, nRows, eps);
+        h.split.layerNorm(xp, withW ? wp : 0, withB ? bp : 0, outs[2], k, nRows, eps);
+        const got = h.core.f32(outs[0], k * nRows).slice();
+        expectSame(fails, `k=${k} SIMD vs scalar`, got, h.core.f32(outs[1], k * nRows));
+        expectSame(fails, `k=${k} 3 threads`, got, h.core.f32(outs[2], k * nRows));
+        const want = new Float32Array(k * nRows);
+        for (let row = 0; row < nRows; row++) {
+          const xr = x.subarray(row * k, (row + 1) * k);
+          let sum = 0;
+          for (let i = 0; i < k; i++) sum += xr[i];
+          const mean = fround(fround(sum) / k);
+          const d = xr.map((v) => fround(v - mean));
+          const sq = (i: number) => fround(d[i] * d[i]);
+          let s = 0;
+          let i = 0;
+          for (; i + 8 <= k; i += 8) {
+            const a = [0, 1, 2, 3].map((j) => fround(sq(i + j + 4) + sq(i + j)));
+            s += fround(fround(a[0] + a[2]) + fround(a[1] + a[3]));
+          }
+          for (; i < k; i++) s += sq(i);
+          const scale = fround(1 / fround(Math.sqrt(fround(fround(s / k) + fround(eps)))));
+          for (let j = 0; j < k; j++) {
+            let v = fround(d[j] * scale);
+            if (withW) v = fround(v * w[j]);
+            if (withB) v = fround(v + b[j]);
+            want[row * k + j] = v;
+          }
+        }
+        expectSame(fails, `k=${k} w=${withW} b=${withB} vs ggml`, got, want);
+      }
+    }
+    return fails;
+  },
+};
+
+const matmulTiled: Check = {
+  name: 'matmul_tiled (llama.cpp tinyBLAS numerics, F32/F16): SIMD == scalar twin == 8 fma lanes + hsum, bit for bit',
+  run(h) {
+    const fails: Failures = [];
+    const r = rng(43);
+    for (const t of [WeightType.F16, WeightType.F32]) {
+      for (const [k, nRows, nCols] of [[8, 4, 2], [6912, 8, 3], [264, 12, 5]]) {
+        const x = activations(r, k * nCols);
+        const w = new Float32Array(k * nRows);
+        for (let i = 0; i < w.length; i++) w[i] = (r() - 0.5) * 0.2;
+        const wBytes = t === WeightType.F16 ? new Uint16Array(Array.from(w, (v) => f32ToF16(v))) : w;
+        const wp = put(h.core, wBytes), xp = put(h.core, x);
+        const outs = [0, 1, 2].map(() => h.core.alloc(4 * nRows * nCols));
+        h.simd.matmulTiled(t, wp, k, nRows, xp, nCols, outs[0]);
+        h.ref.matmulTiled(t, wp, k, nRows, xp, nCols, outs[1]);
+        h.split.matmulTiled(t, wp, k, nRows, xp, nCols, outs[2]);
+        const got = h.core.f32(outs[0], nRows * nCols).slice();
+        expectSame(fails, `${t} k=${k} SIMD vs scalar`, got, h.core.f32(outs[1], nRows * nCols));
+        expectSame(fails, `${t} k=${k} 3 threads`, got, h.core.f32(outs[2], nRows * nCols));
+        const want = new Float32Array(nRows * nCols);
+        for (let j = 0; j < nCols; j++) {
+          for (let row = 0; row < nRows; row++) {
+            const l = new Float32Array(8);
+            for (let i = 0; i < k; i++) {
+              const wv = t === WeightType.F16 ? f16ToF32(wBytes[row * k + i]) : w[row * k + i];
+              const xv = t === WeightType.F16 ? f16ToF32(f32ToF16(x[j * k + i])) : x[j * k + i];
+              l[i % 8] = fmaF32(wv, xv, l[i % 8]);
+            }
+            const s = [0, 1, 2, 3].map((q) => fround(l[q + 4] + l[q]));
+            want[j * nRows + row] = fround(fround(s[0] + s[2]) + fround(s[1] + s[3]));
+          }
+        }
+        expectSame(fails, `${t} k=${k} vs tinyBLAS`, got, want);
+      }
+    }
+    return fails;
+  },
+};
+
 const rope: Check = {
   name: 'rope: SIMD == scalar twin == fma(x0,c,-(x1 s)), fma(x0,s,x1 c), NORM and NEOX, partial n_rot',
   run(h) {
@@ -441,6 +527,11 @@ const attention: Check = {
       { nTokens: 2, nHead: 2, nHeadKv: 2, dk: 40, dv: 40, nCells: 9, window: 4, softcap: 0, flags: 0 },
       { nTokens: 2, nHead: 4, nHeadKv: 1, dk: 64, dv: 64, nCells: 96, window: 0, softcap: 30, flags: 0 },
       { nTokens: 4, nHead: 2, nHeadKv: 2, dk: 32, dv: 32, nCells: 12, window: 0, softcap: 0, flags: 1 },
+      // ATTN_TILED (llama.cpp's batched F16 gemm order), alone and with NONCAUSAL (an image block); dims multiples of 8
+      { nTokens: 3, nHead: 2, nHeadKv: 1, dk: 64, dv: 64, nCells: 40, window: 0, softcap: 0, flags: 2 },
+      { nTokens: 4, nHead: 4, nHeadKv: 2, dk: 32, dv: 32, nCells: 16, window: 5, softcap: 0, flags: 3 },
+      // TILED where the shape does not allow it (llama.cpp falls back to ggml_vec_dot_f16)
+      { nTokens: 2, nHead: 2, nHeadKv: 2, dk: 40, dv: 36, nCells: 9, window: 0, softcap: 0, flags: 2 },
     ];
     for (const c of cases) {
       const tag = JSON.stringify(c);
@@ -449,7 +540,7 @@ const attention: Check = {
       const K = new Uint16Array(c.nCells * c.nHeadKv * c.dk).map(() => f32ToF16(gauss(r)));
       const V = new Uint16Array(c.nCells * c.nHeadKv * c.dv).map(() => f32ToF16(gauss(r)));
       const cellPos = Int32Array.from({ length: c.nCells }, (_, i) => (i % 11 === 5 ? -1 : c.nCells - 1 - i));
-      const qPos = Int32Array.from({ length: c.nTokens }, (_, t) => c.nCells - c.nTokens + t - (c.flags ? 3 : 0));
+      const qPos = Int32Array.from({ length: c.nTokens }, (_, t) => c.nCells - c.nTokens + t - (c.flags & 1 ? 3 : 0));
       // V goes into memory transposed (the cache layout), with a row stride larger than n_cells
       const vStride = c.nCells + 5;
       const Vt = new Uint16Array(c.nHeadKv * c.dv * vStride);
@@ -476,7 +567,7 @@ const attention: Check = {
           const s: number[] = [];
           for (let cell = 0; cell < c.nCells; cell++) {
             const cp = cellPos[cell], qp = qPos[t];
-            if (cp < 0 || (!c.flags && cp > qp) || (c.window > 0 && qp - cp >= c.window)) {
+            if (cp < 0 || (!(c.flags & 1) && cp > qp) || (c.window > 0 && qp - cp >= c.window)) {
               s.push(-Infinity);
               continue;
             }
@@ -631,7 +722,7 @@ const stacks: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, getRows, rmsNorm, rope, kvStore, attention, elementwise, stacks];
+export const checks: Check[] = [quantizeAct, matmul, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {

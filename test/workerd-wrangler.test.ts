@@ -1,15 +1,19 @@
 /**
  * `wrangler dev` (4.86 on Node 20) serves the bundle with the committed wrangler.toml and answers a chat completion
- * from the embedded default model; greedy text equals the library API on the same file. The test runs wrangler in a
- * temporary copy of the built tree, with the config's [build] step left out (the tree is built already).
+ * from the embedded default model (hearth-nano with its projector and assistant); greedy text equals the same app on
+ * Node over the same files. The test runs wrangler in a temporary copy of the built tree, with the config's [build]
+ * step left out (the tree is built already).
  */
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generate } from '../src/engine/generate.ts';
+import { readNodeCoreModule } from '../src/core/node.ts';
+import { fileSource } from '../src/host/node/file-source.ts';
+import { startEngine } from '../src/host/start.ts';
+import { createApp } from '../src/http/app.ts';
 import { bin, buildIntoTemp, freePort, startChild, waitForHttp, type Child } from './helpers/hosts.ts';
-import { loadFile, repoRoot } from './helpers/models.ts';
+import { repoRoot } from './helpers/models.ts';
 
 /** The committed wrangler.toml without its [build] table. */
 function withoutBuildStep(toml: string): string {
@@ -51,20 +55,27 @@ wrangler('answers a chat completion from the embedded default model', async () =
   });
   await waitForHttp(`${url}/health`, child, 90_000);
 
-  const res = await fetch(`${url}/v1/chat/completions`, {
+  const request = () => ({
     method: 'POST',
-    body: JSON.stringify({ messages: [{ role: 'user', content: 'Hello' }], max_tokens: 24, temperature: 0 }),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: [{ role: 'user', content: 'What is 12 + 7?' }], max_tokens: 24, temperature: 0 }),
   });
+  const res = await fetch(`${url}/v1/chat/completions`, request());
   assert.is(res.status, 200);
   const body = await res.json();
-  assert.is(body.model, 'default-model');
-  const library = await loadFile(join(root, 'dist/default-model.gguf'));
-  let expected = '';
-  for await (const ev of generate(library, '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n', { temperature: 0, maxTokens: 24 })) {
-    expected += ev.text;
+  assert.is(body.model, 'hearth-nano');
+  const dist = join(root, 'dist');
+  const engine = await startEngine(await fileSource(join(dist, 'hearth-nano.gguf')), readNodeCoreModule(), { parallel: 1, queueLimit: 1, context: 512, threads: 1 }, {
+    mmproj: await fileSource(join(dist, 'hearth-nano-mmproj.gguf')),
+  });
+  try {
+    const local = await (await createApp(engine).request('/v1/chat/completions', request())).json();
+    assert.is(body.choices[0].message.content, local.choices[0].message.content);
+    assert.is(body.usage.completion_tokens, local.usage.completion_tokens);
+    assert.ok(body.usage.completion_tokens > 0);
+  } finally {
+    await engine.close();
   }
-  assert.is(body.choices[0].message.content, expected);
-  assert.is(body.usage.completion_tokens > 0, true);
 });
 
 wrangler.run();

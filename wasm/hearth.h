@@ -51,6 +51,8 @@ enum hearth_op {
     OP_SOFTCAP      = 14,
     OP_EXP          = 15,
     OP_TANH         = 16,
+    OP_LAYER_NORM   = 17, /* split: rows */
+    OP_MATMUL_TILED = 18, /* split: output rows */
 };
 
 /* Convert n_cols activation columns (f32, x + j*k) into the format the weight type's dot product wants, written at
@@ -74,6 +76,11 @@ struct args_quantize_act { uint32_t wtype, x, xq, k, n_cols; };
  * for F32/F16/BF16 (tinyBLAS) and Q4_K (its gemm adds one fma per 64 values), we keep its single-token numbers. */
 struct args_matmul { uint32_t wtype, w, k, n_rows, xq, n_cols, y, y_stride; };
 
+/* OP_MATMUL_TILED takes args_matmul too, for F32 and F16 weights with k a multiple of 8: the numerics of llama.cpp's
+ * batched float gemm on x86 (llamafile tinyBLAS, 8 lanes of fma over k mod 8, then hsum_float_8), which it uses for
+ * a batch of >= 2 columns when n_rows % 4 == 0. For reproducing llama.cpp's multimodal projector graphs, where
+ * each image is one batch; details in matmul_tinyblas.c. */
+
 /* out[j*k ...] = row ids[j] of W (n_rows rows), dequantized to f32 (embedding lookup) with the float math of
  * spec gguf.md §3. An id outside 0..n_rows-1 gives a row of zeros. */
 struct args_get_rows { uint32_t wtype, w, k, ids, n, out, n_rows; };
@@ -81,6 +88,11 @@ struct args_get_rows { uint32_t wtype, w, k, ids, n, out, n_rows; };
 /* out row = (x row * 1/sqrtf(mean(x^2) + eps)) * w, the sum of squares in double, as ggml does; w may be 0 (none).
  * x and out rows are k floats apart; out may equal x. */
 struct args_rms_norm { uint32_t x, w, out, k, n_rows; float eps; };
+
+/* out row = ((x - mean) * 1/sqrtf(var + eps)) * w + b (LayerNorm, as ggml_norm then ggml_mul, ggml_add on the AVX2
+ * build: element sum in double; squares of the differences reduced 8 at a time in float as AVX2's horizontal add,
+ * the group sums accumulated in double; details in layer_norm.c). w and b may be 0 (none); out may equal x. */
+struct args_layer_norm { uint32_t x, w, b, out, k, n_rows; float eps; };
 
 /* Rotate, in place, the first n_rot dims of each head of x ([n_tokens] rows of x_stride floats, n_heads heads of
  * head_dim each). cos_sin holds [n_tokens][n_rot/2] (cos, sin) pairs computed by the host. mode 0 = NORM (pairs 2i,
@@ -95,6 +107,11 @@ struct args_rope { uint32_t x, n_tokens, n_heads, head_dim, n_rot, x_stride, cos
 struct args_kv_store { uint32_t src, src_stride, dst, width, n_tokens, cells, v_stride; };
 
 #define HEARTH_ATTN_NONCAUSAL 1u /* flags bit: cells after the query position are visible (bidirectional blocks) */
+/* flags bit: K·q and V·p summed in the order of llama.cpp's batched F16 gemm (tinyBLAS: 8 lanes over i mod 8, then
+ * hsum_float_8) instead of ggml_vec_dot_f16's, where its shape conditions hold (head dim and n_cells multiples of 8).
+ * llama.cpp computes every batch of >= 2 query rows that way; hearth uses it only where a block is always one batch
+ * in llama.cpp too (an image), so token results never depend on how a prompt was chunked. */
+#define HEARTH_ATTN_TILED 2u
 
 /* Attention over an f16 KV cache, as llama.cpp's non-flash CPU path computes it (build_attn_mha, soft_max_ext):
  *   q (f32, token t head h at q + t*q_stride + h*head_dim_k) is rounded to f16; s_c = ggml_vec_dot_f16(K_c, q);

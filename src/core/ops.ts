@@ -89,6 +89,17 @@ export class CoreOps {
     this.matmulQuantized(wtype, w, k, nRows, xq, nCols, y, yStride);
   }
 
+  /**
+   * As matmul, with llama.cpp's batched float gemm numerics (tinyBLAS on x86: 8 fma lanes over k mod 8): F32/F16
+   * weights, k a multiple of 8. What llama.cpp computes for a batch of >= 2 columns when nRows % 4 == 0.
+   */
+  matmulTiled(wtype: number, w: number, k: number, nRows: number, x: number, nCols: number, y: number, yStride = nRows): void {
+    if ((wtype !== 0 && wtype !== 1) || k % 8) throw new CoreError(`matmulTiled: weight type ${wtype} with k = ${k} (F32/F16, k a multiple of 8)`);
+    const xq = this.scratch(this.actBytes(wtype, k) * nCols);
+    this.quantizeAct(wtype, x, xq, k, nCols);
+    this.call(Op.MATMUL_TILED, 'uuuuuuuu', [wtype, w, k, nRows, xq, nCols, y, yStride]);
+  }
+
   /** out[j*k ...] = row ids[j] of W (nRows rows of k), dequantized; ids out of range give zero rows. */
   getRows(wtype: number, w: number, k: number, nRows: number, ids: number, n: number, out: number): void {
     rowBytes(wtype, k);
@@ -98,6 +109,11 @@ export class CoreOps {
   /** w = 0 for no weight. */
   rmsNorm(x: number, w: number, out: number, k: number, nRows: number, eps: number): void {
     this.call(Op.RMS_NORM, 'uuuuuf', [x, w, out, k, nRows, eps]);
+  }
+
+  /** LayerNorm of nRows rows of k floats, then * w and + b (each may be 0: none); ggml's AVX2 numerics. */
+  layerNorm(x: number, w: number, b: number, out: number, k: number, nRows: number, eps: number): void {
+    this.call(Op.LAYER_NORM, 'uuuuuuf', [x, w, b, out, k, nRows, eps]);
   }
 
   rope(x: number, nTokens: number, nHeads: number, headDim: number, nRot: number, xStride: number, cosSin: number, mode: number): void {

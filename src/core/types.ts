@@ -58,6 +58,8 @@ export const Op = {
   SOFTCAP: 14,
   EXP: 15,
   TANH: 16,
+  LAYER_NORM: 17,
+  MATMUL_TILED: 18,
 } as const;
 
 export const ABI_VERSION = 2;
@@ -67,6 +69,8 @@ export const ROPE_NORM = 0;
 export const ROPE_NEOX = 2;
 /** args_attention.flags: cells after the query position are visible. */
 export const ATTN_NONCAUSAL = 1;
+/** args_attention.flags: llama.cpp's batched (tinyBLAS) summation order for K·q and V·p (image blocks). */
+export const ATTN_TILED = 2;
 
 export class CoreError extends Error {
   override name = 'CoreError';

@@ -52,9 +52,36 @@ export const defaultSampling: SamplingParams = {
   presencePenalty: 0,
 };
 
+/**
+ * Image or audio in a prompt: the prompt holds `rows` placeholder ids (`<|image|>` / `<|audio|>`) at
+ * [start, start + rows); prefill runs the projector on `input` and feeds its embedding rows there instead of the
+ * placeholders' token embeddings. An image span is decoded as one batch (non-causal on sliding layers), audio
+ * causally.
+ */
+export interface MediaSpan {
+  start: number;
+  kind: 'image' | 'audio';
+  rows: number;
+  /** Patches (rows × 6912, CHW order per patch) or frames (rows × 640 samples). */
+  input: Float32Array;
+  /** Image grid columns (patch k sits at column k % cols, row k / cols). Required for images. */
+  cols?: number;
+}
+
+/** What an engine with an mmproj accepts (absent without one). */
+export interface EngineMedia {
+  image: null | { mean: number[]; std: number[]; minTokens: number; maxTokens: number };
+  audio: null | { sampleRate: number; frameSamples: number };
+  /** Media token ids (looked up by text in the vocabulary; -1 where it has none, only possible for a part the
+   * projector lacks). */
+  tokens: { imageBegin: number; imageEnd: number; imageSoft: number; audioBegin: number; audioEnd: number; audioSoft: number };
+}
+
 export interface GenerateRequest {
   /** Prompt token ids, already tokenized (BOS included if the model wants it). */
   prompt: number[];
+  /** Media spans of the prompt, in any order, not overlapping (needs an engine with `media`). */
+  media?: MediaSpan[];
   maxTokens: number;
   sampling: SamplingParams;
   /** Stop strings: generation ends before the first occurrence; the stop string is not returned. */
@@ -154,6 +181,8 @@ export class EngineError extends Error {
 
 export interface Engine {
   readonly info: ModelInfo;
+  /** Image/audio input, when the model was loaded with an mmproj. */
+  readonly media?: EngineMedia;
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
   detokenize(ids: number[], options?: { removeSpecial?: boolean }): string;
   /** The text of one token (for logprobs, /detokenize pieces). */

@@ -19,10 +19,13 @@ export function createEngine(model: Model, options: Partial<EngineOptions> = {})
     speculative: options.speculative,
     draftModel: options.draftModel?.arch,
     assistant: options.assistant,
+    projector: model.projector,
+    media: model.media,
   });
   const { tokenizer } = model;
   return {
     info: model.info,
+    ...(model.media ? { media: model.media } : {}),
     tokenize: (text, o) => tokenizer.encode(text, { addSpecial: o?.addSpecial ?? true, parseSpecial: o?.parseSpecial ?? false }),
     detokenize: (ids, o) => tokenizer.decode(ids, { removeSpecial: o?.removeSpecial ?? false }),
     tokenText: (id) => tokenizer.tokenText(id),

@@ -2,7 +2,7 @@
  * loadModel: GGUF header → architecture config → weights streamed from the source straight into wasm memory →
  * tokenizer. The whole file is never held in the JS heap.
  */
-import type { LoadProgress, ModelInfo } from './api.ts';
+import type { EngineMedia, LoadProgress, ModelInfo } from './api.ts';
 import { GgufError } from './gguf/errors.ts';
 import { readGguf, type GgufFile, type GgufTensorInfo } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
@@ -13,6 +13,8 @@ import { LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } f
 import { ModelError, requireTensor, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer/index.ts';
+import { imageTokenLimits, loadMmproj, readMmprojHeader } from './multimodal/load.ts';
+import type { Gemma4Projector } from './multimodal/projector.ts';
 
 export interface LoadOptions {
   /** The core, compiled ahead (DESIGN §2: never compiled from bytes inside a request). */
@@ -30,6 +32,14 @@ export interface LoadOptions {
   kvReserve?: { contextSize: number; sequences: number };
   /** Bytes to keep free in the memory group of the token embedding (a Gemma 4 MTP assistant's weights go there). */
   reserveBesideEmbedding?: number;
+  /**
+   * A multimodal projector (`clip` mmproj with gemma4uv and/or gemma4ua) to load beside a gemma4 model. With a
+   * vision part, maxBatch is raised to the image token budget: an image block is decoded as one batch.
+   */
+  mmproj?: ModelSource;
+  /** Soft-token budget of one image (llama.cpp's --image-min-tokens / --image-max-tokens; default 70 / 1120). */
+  imageMinTokens?: number;
+  imageMaxTokens?: number;
 }
 
 const DEFAULT_GROUP_BYTES = 3.5 * 2 ** 30;
@@ -97,6 +107,9 @@ export interface Model {
   readonly arch: ArchModel;
   readonly gguf: GgufFile;
   readonly kernels: Kernels;
+  /** The mmproj's projectors and what they accept (loaded with options.mmproj). */
+  readonly projector?: Gemma4Projector;
+  readonly media?: EngineMedia;
   /** Milliseconds spent loading. */
   readonly loadMs: number;
   /** Stop the model's worker threads (the memory goes with the last reference). */
@@ -147,6 +160,9 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   if (arch === 'gemma4-assistant') {
     throw new ModelError('unsupported_arch', `${source.name}: a gemma4-assistant file is an MTP drafter: load it beside its gemma4 target (loadAssistant)`);
   }
+  if (arch === 'clip') {
+    throw new ModelError('unsupported_arch', `${source.name}: a clip file is a multimodal projector (mmproj): load it beside its gemma4 text model (the mmproj option, --mmproj)`);
+  }
   if (!Object.hasOwn(architectures, arch)) {
     throw new ModelError('unsupported_arch', `${source.name}: architecture '${arch}' is not supported yet (supported: ${supportedArchs.join(', ')})`);
   }
@@ -161,12 +177,18 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const totalBytes = tensors.reduce((a, t) => a + t.size, 0);
   options.onProgress?.({ phase: 'header', loadedBytes: 0, totalBytes });
 
-  const maxBatch = options.maxBatch ?? 64;
+  const mmproj = options.mmproj ? await readMmprojHeader(options.mmproj) : undefined;
+  let maxBatch = options.maxBatch ?? 64;
+  if (mmproj?.g.metadata.get('clip.has_vision_encoder') === true) {
+    maxBatch = Math.max(maxBatch, imageTokenLimits(options).max);
+  }
+  // the projector's weights go beside the embedding (a forward pass starts in that group)
+  const besideEmbedding = (options.reserveBesideEmbedding ?? 0) + (mmproj?.bytes ?? 0);
   // every layer's KV caches (all slots) live beside its weights: plan for them now, so the memories grow once and a
   // model that cannot fit with the context asked for fails here, before anything is allocated
   const kv = options.kvReserve ?? { contextSize: 4096, sequences: 1 };
   const kvPerLayer = plan.kvBytesPerLayer(kv.contextSize, maxBatch).map((b) => b * kv.sequences);
-  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer, options.reserveBesideEmbedding);
+  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer, besideEmbedding);
   const threads = options.threads ?? defaultThreads(totalBytes);
   const reserve = groups.reserve.map((bytes) => bytes + (64 << 20));
   const kernels = await createKernels(options.core, { threads, reserveBytes: reserve });
@@ -195,6 +217,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   }
   const model = plan.create(kernels, placed, maxBatch, freqFactors);
   const tokenizer = createTokenizer(g.metadata);
+  const loadedMedia = options.mmproj && mmproj ? await loadMmproj(options.mmproj, mmproj.g, { arch: model, kernels, tokenizer }, options) : undefined;
   options.onProgress?.({ phase: 'ready', loadedBytes: totalBytes, totalBytes });
 
   const str = (k: string) => {
@@ -215,7 +238,10 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     bosToken: tokenString(tokenizer.bos),
     eosToken: tokenString(tokenizer.eos),
   };
-  return { info, tokenizer, arch: model, gguf: g, kernels, loadMs: performance.now() - t0, close: () => kernels.close() };
+  return {
+    info, tokenizer, arch: model, gguf: g, kernels, projector: loadedMedia?.projector, media: loadedMedia?.media,
+    loadMs: performance.now() - t0, close: () => kernels.close(),
+  };
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import {
   EngineError,
+  type EngineMedia,
   type EngineStats,
+  type MediaSpan,
   type GenerateRequest,
   type Generation,
   type GenerationEvent,
@@ -34,7 +36,18 @@ export interface SchedulerOptions {
   draftModel?: ArchModel;
   /** A Gemma 4 MTP assistant loaded beside this (gemma4) target, for speculative type 'mtp'. */
   assistant?: Gemma4Assistant;
+  /** The mmproj's projectors and what they accept, for requests with media spans. */
+  projector?: MediaProjector;
+  media?: EngineMedia;
 }
+
+/** Turns a media span's input into embedding rows of the text model's width (multimodal/projector.ts). */
+export interface MediaProjector {
+  projectImage(patches: Float32Array, rows: number, cols: number): Float32Array;
+  projectAudio(frames: Float32Array, rows: number): Float32Array;
+}
+
+const MEDIA_WIDTH = { image: 6912, audio: 640 } as const;
 
 interface Job {
   request: GenerateRequest;
@@ -61,6 +74,9 @@ interface Job {
   accepted: number;
   /** Target forwards while decoding (tokens per step = generated / steps). */
   decodeSteps: number;
+  /** The request's media spans by start, and their embedding rows once the projector has run. */
+  spans: MediaSpan[];
+  embedded: Map<MediaSpan, Float32Array>;
 }
 
 interface Slot {
@@ -134,6 +150,7 @@ export class Scheduler {
         throw new EngineError('invalid_request', `token id ${id} is outside the vocabulary (0..${this.model.nVocab - 1})`);
       }
     }
+    const spans = this.checkMedia(request);
     const spec = request.speculative ?? this.options.speculative ?? { type: 'none', nMax: 0 };
     if (spec.type === 'draft' && !this.options.draftModel) {
       throw new EngineError('invalid_request', "speculative type 'draft' needs a draft model (start the server with --draft-model)");
@@ -170,6 +187,8 @@ export class Scheduler {
       drafted: 0,
       accepted: 0,
       decodeSteps: 0,
+      spans,
+      embedded: new Map(),
     };
 
     const cancel = () => this.cancel(job);
@@ -180,6 +199,47 @@ export class Scheduler {
     this.totals.requests++;
     this.kick();
     return { [Symbol.asyncIterator]: () => job.events[Symbol.asyncIterator](), cancel };
+  }
+
+  /** Validate a request's media spans against the prompt and the loaded projectors; returns them sorted. */
+  private checkMedia(request: GenerateRequest): MediaSpan[] {
+    const spans = [...(request.media ?? [])].sort((a, b) => a.start - b.start);
+    if (spans.length === 0) return spans;
+    const media = this.options.media;
+    if (!media || !this.options.projector) {
+      throw new EngineError('invalid_request', 'this model takes no image or audio input (load it with a multimodal projector, --mmproj)');
+    }
+    let end = 0;
+    for (const span of spans) {
+      const { kind, start, rows } = span;
+      if (kind !== 'image' && kind !== 'audio') throw new EngineError('invalid_request', `unknown media kind '${String(kind)}'`);
+      if (kind === 'image' && !media.image) throw new EngineError('invalid_request', "this model's projector takes no images");
+      if (kind === 'audio' && !media.audio) throw new EngineError('invalid_request', "this model's projector takes no audio");
+      if (!Number.isInteger(start) || !Number.isInteger(rows) || rows < 1 || start < end || start + rows > request.prompt.length) {
+        throw new EngineError('invalid_request', `media span [${start}, ${start + rows}) is empty, overlaps another or lies outside the prompt of ${request.prompt.length} tokens`);
+      }
+      const soft = kind === 'image' ? media.tokens.imageSoft : media.tokens.audioSoft;
+      for (let i = start; i < start + rows; i++) {
+        if (request.prompt[i] !== soft) {
+          throw new EngineError('invalid_request', `media span [${start}, ${start + rows}): prompt position ${i} holds token ${request.prompt[i]}, not the ${kind} placeholder ${soft}`);
+        }
+      }
+      if (!(span.input instanceof Float32Array) || span.input.length !== rows * MEDIA_WIDTH[kind]) {
+        throw new EngineError('invalid_request', `media span at ${start}: ${kind} input must hold ${rows} × ${MEDIA_WIDTH[kind]} floats`);
+      }
+      if (kind === 'image') {
+        const cols = span.cols ?? 0;
+        if (!Number.isInteger(cols) || cols < 1 || rows % cols !== 0) {
+          throw new EngineError('invalid_request', `image span at ${start}: ${rows} soft tokens do not make a grid of ${cols} columns`);
+        }
+        // llama.cpp decodes an image as one non-causal batch, so it must fit one (its n_ubatch; our maxBatch)
+        if (rows > this.model.maxBatch) {
+          throw new EngineError('invalid_request', `an image of ${rows} soft tokens does not fit one batch of ${this.model.maxBatch}; use a smaller image or a larger batch size`);
+        }
+      }
+      end = start + rows;
+    }
+    return spans;
   }
 
   stats(): EngineStats {
@@ -315,12 +375,49 @@ export class Scheduler {
       if (budget <= 0) break;
       const rest = job.request.prompt.length - job.prefilled;
       if (rest <= 0) continue;
-      const take = Math.min(rest, budget);
+      const span = job.spans.find((m) => m.start <= job.prefilled && job.prefilled < m.start + m.rows);
+      // an image block goes alone, in one forward of its own (below), as llama.cpp decodes it
+      if (span?.kind === 'image') continue;
+      const nextSpan = job.spans.find((m) => m.start > job.prefilled);
+      const stop = span ? span.start + span.rows : nextSpan ? nextSpan.start : job.request.prompt.length;
+      const take = Math.min(stop - job.prefilled, budget);
       budget -= take;
       const tokens = job.request.prompt.slice(job.prefilled, job.prefilled + take);
       const last = job.prefilled + take === job.request.prompt.length;
-      batch.push({ job, prefill: true, seq: { kv, tokens, pos0: job.prefilled, logits: last ? 'last' : 'none', hidden: last ? wantsHidden(job) : undefined } });
+      const seq: ForwardSeq = { kv, tokens, pos0: job.prefilled, logits: last ? 'last' : 'none', hidden: last ? wantsHidden(job) : undefined };
+      // a prompt with media is processed as llama.cpp's mtmd does: chunks are batches, with its batch numerics
+      if (job.spans.length > 0) seq.tiledAttention = true;
+      if (span) {
+        const rows = this.embeddings(job, span);
+        const E = rows.length / span.rows;
+        seq.embeddings = rows.subarray((job.prefilled - span.start) * E, (job.prefilled - span.start + take) * E);
+      }
+      batch.push({ job, prefill: true, seq });
     }
+    for (const { job, kv } of active) {
+      const span = job.spans.find((m) => m.start === job.prefilled);
+      if (span?.kind !== 'image') continue;
+      const last = span.start + span.rows === job.request.prompt.length;
+      const seq: ForwardSeq = {
+        kv,
+        tokens: job.request.prompt.slice(span.start, span.start + span.rows),
+        pos0: span.start,
+        logits: last ? 'last' : 'none',
+        hidden: last ? wantsHidden(job) : undefined,
+        embeddings: this.embeddings(job, span),
+        nonCausal: true,
+        tiledAttention: true,
+      };
+      const t0 = now();
+      const logits = this.model.forward([seq]);
+      job.prefilled += span.rows;
+      job.prefillMs += now() - t0;
+      if (logits[0].length > 0) {
+        if (seq.hidden) job.drafter?.observeHidden?.(seq.hidden[0]);
+        this.emitToken(job, logits[0][0]);
+      }
+    }
+    if (batch.length === 0) return;
     // a step's forward time is charged to every job in it: that is what each one waited
     const t0 = now();
     const logits = this.model.forward(batch.map((b) => b.seq));
@@ -347,6 +444,19 @@ export class Scheduler {
       decoded += this.emitVerified(job, seq, rows, draft);
     });
     if (decoded > 0) this.recent.push({ at: now(), tokens: decoded });
+  }
+
+  /** A span's embedding rows, projected the first time prefill reaches it (the time counts as prefill). */
+  private embeddings(job: Job, span: MediaSpan): Float32Array {
+    let rows = job.embedded.get(span);
+    if (!rows) {
+      const t0 = now();
+      const p = this.options.projector!;
+      rows = span.kind === 'image' ? p.projectImage(span.input, span.rows, span.cols!) : p.projectAudio(span.input, span.rows);
+      job.embedded.set(span, rows);
+      job.prefillMs += now() - t0;
+    }
+    return rows;
   }
 
   private emitToken(job: Job, logits: Float32Array): void {

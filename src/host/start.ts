@@ -5,17 +5,27 @@ import type { ModelSource } from '../engine/gguf/source.ts';
 import { loadModelWithDraft } from '../engine/load.ts';
 import type { EngineConfig } from '../http/config.ts';
 
+export interface StartSources {
+  onProgress?: (p: LoadProgress) => void;
+  /** A smaller model ('draft') or a Gemma 4 MTP assistant ('mtp'), loaded beside the target. */
+  draft?: ModelSource;
+  /** A multimodal projector (mmproj) for image and audio input. */
+  mmproj?: ModelSource;
+}
+
 export async function startEngine(
   source: ModelSource,
   core: WebAssembly.Module,
   config: EngineConfig,
-  onProgress?: (p: LoadProgress) => void,
-  draftSource?: ModelSource,
+  sources: StartSources = {},
 ): Promise<Engine> {
+  const { onProgress, draft, mmproj } = sources;
   try {
     const kvReserve = { contextSize: config.context ?? 4096, sequences: config.parallel };
-    // the draft file is a smaller model ('draft') or a Gemma 4 MTP assistant ('mtp'), loaded beside the target
-    const { model, draftModel, assistant } = await loadModelWithDraft(source, draftSource, { core, threads: config.threads ?? undefined, onProgress, kvReserve });
+    const { model, draftModel, assistant } = await loadModelWithDraft(source, draft, {
+      core, threads: config.threads ?? undefined, onProgress, kvReserve, mmproj,
+      imageMinTokens: config.imageMinTokens ?? undefined, imageMaxTokens: config.imageMaxTokens ?? undefined,
+    });
     return createEngine(model, {
       slots: config.parallel,
       queueLimit: config.queueLimit,
@@ -27,6 +37,7 @@ export async function startEngine(
   } finally {
     // weights now live in wasm memory: the file / binding is no longer needed
     await source.close?.();
-    await draftSource?.close?.();
+    await draft?.close?.();
+    await mmproj?.close?.();
   }
 }

@@ -15,6 +15,8 @@ import { completionRoutes } from './routes/completions.ts';
 import { infoRoutes } from './routes/info.ts';
 import { playgroundRoutes } from './routes/playground.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
+import { transcriptionRoutes } from './routes/transcriptions.ts';
+import type { MediaLimits } from './media.ts';
 import { ServedModel } from './served-model.ts';
 
 /** What routes get once the model is ready. */
@@ -28,6 +30,8 @@ export interface Serving {
 export interface AppContext {
   model: ServedModel;
   config: ServerConfig;
+  /** config.media, the limits media parts are held to. */
+  media: MediaLimits;
   requests: RequestCounter;
   /** The ready model, waiting up to config.loadWaitMs while it loads (then 503 with Retry-After). */
   serving(): Promise<Serving>;
@@ -41,6 +45,7 @@ export function createApp(model: Engine | ServedModel, config: Partial<ServerCon
   const ctx: AppContext = {
     model: served,
     config: settings,
+    media: settings.media,
     requests: new RequestCounter(),
     serving: servingOnce(served, settings.loadWaitMs),
   };
@@ -71,6 +76,7 @@ export function createApp(model: Engine | ServedModel, config: Partial<ServerCon
   chatRoutes(app, ctx);
   completionRoutes(app, ctx);
   tokenizeRoutes(app, ctx);
+  transcriptionRoutes(app, ctx);
 
   app.notFound((c) =>
     errorResponse(

@@ -79,6 +79,30 @@ INLINE float dot_f16(const uint16_t *k, const float *q, uint32_t n) {
     return (float)sum;
 }
 
+/* tinyBLAS's order (llama.cpp's batched F16 mul_mat, see matmul_tinyblas.c): 8 lanes over i mod 8, then hsum.
+ * n is a multiple of 8 (the caller checks). */
+INLINE float dot_f16_tiled_ref(const uint16_t *k, const float *q, uint32_t n) {
+    float l[8] = { 0 };
+    for (uint32_t i = 0; i < n; i++) l[i % 8] = l[i % 8] + fp16_to_f32(k[i]) * q[i];
+    return f32x8_hsum_ref(l);
+}
+
+INLINE float dot_f16_tiled(const uint16_t *k, const float *q, uint32_t n) {
+    v128 lo = wasm_f32x4_splat(0.0f), hi = lo;
+    for (uint32_t i = 0; i < n; i += 8) {
+        v128 a, b;
+        fp16x8_to_f32x4x2(ld(k + i), &a, &b);
+        lo = wasm_f32x4_add(lo, wasm_f32x4_mul(a, ld(q + i)));
+        hi = wasm_f32x4_add(hi, wasm_f32x4_mul(b, ld(q + i + 4)));
+    }
+    return f32x8_hsum(lo, hi);
+}
+
+INLINE float dot_any(const uint16_t *k, const float *q, uint32_t n, int ref, int tiled) {
+    if (tiled) return ref ? dot_f16_tiled_ref(k, q, n) : dot_f16_tiled(k, q, n);
+    return ref ? dot_f16_ref(k, q, n) : dot_f16(k, q, n);
+}
+
 static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float *scratch, int ref) {
     uint32_t n = a->n_cells, dk = a->head_dim_k, dv = a->head_dim_v;
     uint32_t g = h / (a->n_head / a->n_head_kv);
@@ -90,6 +114,9 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
     const int32_t *cell_pos = (const int32_t *)(uintptr_t)a->cell_pos;
     int32_t qp = ((const int32_t *)(uintptr_t)a->q_pos)[t];
     int causal = !(a->flags & HEARTH_ATTN_NONCAUSAL);
+    /* llama.cpp's tinyBLAS needs k % 8 == 0 and rows % 4 == 0, else it falls back to ggml_vec_dot_f16 */
+    int tiled_k = (a->flags & HEARTH_ATTN_TILED) && dk % 8 == 0 && n % 4 == 0;
+    int tiled_v = (a->flags & HEARTH_ATTN_TILED) && n % 8 == 0 && dv % 4 == 0;
 
     uint32_t i = 0;
     if (!ref) for (; i + 4 <= dk; i += 4) st(qf + i, f32x4_round_fp16(ld(q + i)));
@@ -104,7 +131,7 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
             continue;
         }
         const uint16_t *krow = kc + ((size_t)c * a->n_head_kv + g) * dk;
-        float s = ref ? dot_f16_ref(krow, qf, dk) : dot_f16(krow, qf, dk);
+        float s = dot_any(krow, qf, dk, ref, tiled_k);
         if (a->softcap > 0.0f) s = tanhf_acc(s * (1.0f / a->softcap)) * a->softcap;
         p[c] = s * a->scale;
         any = 1;
@@ -121,7 +148,7 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
     for (; i < n; i++) p[i] = round_fp16(p[i]);
     for (uint32_t d = 0; d < dv; d++) {
         const uint16_t *vrow = vc + (size_t)d * a->v_stride;
-        out[d] = ref ? dot_f16_ref(vrow, p, n) : dot_f16(vrow, p, n);
+        out[d] = dot_any(vrow, p, n, ref, tiled_v);
     }
 }
 

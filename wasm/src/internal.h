@@ -448,6 +448,8 @@ INLINE v128 kquant_scales_mins(const uint8_t *p) {
 
 /* norm.c, rope.c, attention.c, elementwise.c */
 void rms_norm(const struct args_rms_norm *a, uint32_t ith, uint32_t nth, int ref);
+void layer_norm(const struct args_layer_norm *a, uint32_t ith, uint32_t nth, int ref);
+void matmul_tiled(const struct args_matmul *a, uint32_t ith, uint32_t nth, int ref);
 void rope(const struct args_rope *a, uint32_t ith, uint32_t nth, int ref);
 void kv_store(const struct args_kv_store *a, uint32_t ith, uint32_t nth, int ref);
 void attention(const struct args_attention *a, uint32_t ith, uint32_t nth, int ref);

@@ -81,6 +81,8 @@ static void run(uint32_t op, const void *args, uint32_t ith, uint32_t nth, int r
     case OP_MATMUL: matmul(args, ith, nth, ref); break;
     case OP_GET_ROWS: get_rows(args, ith, nth, ref); break;
     case OP_RMS_NORM: rms_norm(args, ith, nth, ref); break;
+    case OP_LAYER_NORM: layer_norm(args, ith, nth, ref); break;
+    case OP_MATMUL_TILED: matmul_tiled(args, ith, nth, ref); break;
     case OP_ROPE: rope(args, ith, nth, ref); break;
     case OP_KV_STORE: kv_store(args, ith, nth, ref); break;
     case OP_ATTENTION: attention(args, ith, nth, ref); break;

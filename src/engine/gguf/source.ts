@@ -19,7 +19,9 @@ export interface ModelSource {
 }
 
 /** A source over bytes already in memory (tests, the embedded demo model). */
-export function bufferSource(bytes: Uint8Array, name = 'buffer'): ModelSource {
+export function bufferSource(input: Uint8Array, name = 'buffer'): ModelSource {
+  // a plain view: a Node Buffer's slice() is a view, not the copy readers expect of a Uint8Array's
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   return {
     name,
     size: bytes.byteLength,

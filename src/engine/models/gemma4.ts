@@ -19,6 +19,7 @@
  * −∞ logit bias before any other step); llama.cpp's raw logits keep their values.
  */
 import type { GgufFile } from '../gguf/reader.ts';
+import { ATTN_NONCAUSAL, ATTN_TILED } from '../../core/types.ts';
 import { ropeCosSin } from './rope.ts';
 import type { ArchModel, ForwardSeq, KvCache, KvLayer, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
@@ -39,6 +40,9 @@ const f = Math.fround;
  * cell per lane, whatever order the ring puts them in); past that, only the order within a lane differs (last ulp).
  */
 const pad32 = (n: number) => Math.ceil(n / 32) * 32;
+
+/** Logit rows the head computes per matmul: the logits scratch stays small when maxBatch is large (image blocks). */
+const HEAD_CHUNK = 64;
 
 interface Gemma4LayerWeights {
   attnNorm: Weight;
@@ -202,7 +206,7 @@ export class Gemma4Model implements ArchModel {
       pleProj: a(n * PL),
       pleByLayer: a(n * PL),
       pleGate: a(n * c.nEmbdPerLayer),
-      logits: a(n * c.nVocab),
+      logits: a(Math.min(n, HEAD_CHUNK) * c.nVocab),
     };
   }
 
@@ -277,7 +281,18 @@ export class Gemma4Model implements ArchModel {
     if (n === 0) return seqs.map(() => []);
 
     const pos = core.i32(s.pos, n);
-    writeBatchColumns(seqs, core.i32(s.ids, n), pos);
+    const ids = core.i32(s.ids, n);
+    writeBatchColumns(seqs, ids, pos);
+    // embedding rows look up the padding token's rows (what llama.cpp's per-layer inputs use for them), then are
+    // overwritten below
+    let e0 = 0;
+    for (const seq of seqs) {
+      if (seq.embeddings) {
+        if (seq.embeddings.length !== seq.tokens.length * c.nEmbd) throw new RangeError('forward: embedding rows do not match the sequence length');
+        ids.fill(0, e0, e0 + seq.tokens.length);
+      }
+      e0 += seq.tokens.length;
+    }
     if (this.hasSliding) {
       let col = 0;
       for (const seq of seqs) {
@@ -299,6 +314,11 @@ export class Gemma4Model implements ArchModel {
     // token rows scaled by sqrtf(n_embd) in f32 (llama.cpp does not round the scale to the weight type, as HF does)
     core.getRows(w.tokenEmbd, s.ids, n, s.x);
     core.scale(s.x, f(Math.sqrt(E)), s.x, n * E);
+    let x0 = 0;
+    for (const seq of seqs) {
+      if (seq.embeddings) core.f32(s.x + x0 * E * 4, seq.tokens.length * E).set(seq.embeddings);
+      x0 += seq.tokens.length;
+    }
     if (c.nEmbdPerLayer > 0) this.perLayerInputs(n);
 
     for (let l = 0; l < c.nLayer; l++) {
@@ -359,6 +379,8 @@ export class Gemma4Model implements ArchModel {
           scale: 1,
           window: ring ? c.window : 0,
           softcap: 0,
+          // llama.cpp v0.5.0 runs gemma4 image blocks with LLAMA_NON_CAUSAL_TYPE_SWA_ONLY: full layers stay causal
+          flags: (seq.nonCausal && ring ? ATTN_NONCAUSAL : 0) | (seq.tiledAttention && m > 1 ? ATTN_TILED : 0),
         });
         c0 += m;
       }
@@ -432,10 +454,16 @@ export class Gemma4Model implements ArchModel {
           for (let i = 0; i < logitRowCount(seq); i++, row++) seq.hidden?.push(h.slice(row * E, (row + 1) * E));
         }
       }
-      core.matmul(w.output, s.xb, want.length, s.logits);
-      if (c.softcap > 0) core.softcap(s.logits, c.softcap, s.logits, want.length * c.nVocab);
     }
-    const out = splitRows(seqs, core.f32(s.logits, want.length * c.nVocab), c.nVocab);
+    const V = c.nVocab;
+    const all = new Float32Array(want.length * V);
+    for (let r0 = 0; r0 < want.length; r0 += HEAD_CHUNK) {
+      const m = Math.min(HEAD_CHUNK, want.length - r0);
+      core.matmul(w.output, s.xb + r0 * E * 4, m, s.logits);
+      if (c.softcap > 0) core.softcap(s.logits, c.softcap, s.logits, m * V);
+      all.set(core.f32(s.logits, m * V), r0 * V);
+    }
+    const out = splitRows(seqs, all, V);
     // llama.cpp's sampler adds a −∞ bias for these before anything else; its raw logits keep them
     for (const rows of out) for (const row of rows) for (const id of this.suppressTokens) row[id] = -Infinity;
     return out;

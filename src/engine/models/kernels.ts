@@ -40,8 +40,12 @@ export interface Kernels {
   /** out[j] = row ids[j] of w as f32 (embedding lookup). */
   getRows(w: Weight, ids: number, n: number, out: number): void;
   rmsNorm(x: number, w: number, out: number, k: number, nRows: number, eps: number): void;
+  /** LayerNorm (ggml_norm, then * w, + b; w/b 0 = none) over nRows rows of k floats. */
+  layerNorm(x: number, w: number, b: number, out: number, k: number, nRows: number, eps: number): void;
   /** y[j][r] = W[r] · x[j] for nCols token columns of W.cols floats. */
   matmul(w: Weight, x: number, nCols: number, y: number): void;
+  /** matmul with llama.cpp's batched float gemm numerics (F32/F16 weights; see CoreOps.matmulTiled). */
+  matmulTiled(w: Weight, x: number, nCols: number, y: number): void;
   rope(x: number, nTokens: number, nHeads: number, headDim: number, nRot: number, xStride: number, cosSin: number, mode: number): void;
   /** Rows into f16 cache cells; vStride 0: row layout (K), vStride = cell capacity: transposed (V). */
   kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number, vStride?: number): void;
@@ -162,9 +166,15 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
     },
     getRows: (weight, ids, n, out) => ops.getRows(...w(weight), real(ids), n, real(out)),
     rmsNorm: (x, wt, out, k, nRows, eps) => ops.rmsNorm(real(x), wt === 0 ? 0 : real(wt), real(out), k, nRows, eps),
+    layerNorm: (x, wt, b, out, k, nRows, eps) =>
+      ops.layerNorm(real(x), wt === 0 ? 0 : real(wt), b === 0 ? 0 : real(b), real(out), k, nRows, eps),
     matmul: (weight, x, nCols, y) => {
       const [type, ptr, cols, rows] = w(weight);
       ops.matmul(type, ptr, cols, rows, real(x), nCols, real(y));
+    },
+    matmulTiled: (weight, x, nCols, y) => {
+      const [type, ptr, cols, rows] = w(weight);
+      ops.matmulTiled(type, ptr, cols, rows, real(x), nCols, real(y));
     },
     rope: (x, nTokens, nHeads, headDim, nRot, xStride, cosSin, mode) =>
       ops.rope(real(x), nTokens, nHeads, headDim, nRot, xStride, real(cosSin), mode),

@@ -54,6 +54,21 @@ export interface ForwardSeq {
    * empty.
    */
   hidden?: Float32Array[];
+  /**
+   * Embedding rows (tokens.length × embd, row-major) fed in place of the tokens' embeddings: image/audio soft
+   * tokens from a projector, used as they are (not scaled by sqrt(embd)). `tokens` still holds one placeholder id per
+   * row (positions, counts). Only architectures that take media (gemma4) accept it.
+   */
+  embeddings?: Float32Array;
+  /** The rows of this sequence see each other on sliding-window layers (an image block, spec gemma4.md §8.6). */
+  nonCausal?: boolean;
+  /**
+   * When the sequence has ≥ 2 rows, attention sums K·q and V·p in the order llama.cpp's CPU backend uses for any batch
+   * of ≥ 2 rows (tinyBLAS; a single row takes ggml_vec_dot_f16, hearth's default). The engine asks for it where it
+   * reproduces llama.cpp's mtmd prompt processing (prefill of prompts with media); results then depend on whether a
+   * row was alone in its chunk, which is why plain prompts and decoding keep the one-row order.
+   */
+  tiledAttention?: boolean;
 }
 
 export interface ArchModel {

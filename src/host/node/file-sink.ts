@@ -31,7 +31,8 @@ export async function fileSink(path: string): Promise<FileSink> {
 
   return {
     async write(bytes) {
-      if (used + bytes.length > GATHER) await flush();
+      // a large chunk goes straight to the file, so whatever is gathered must be written before it
+      if (used + bytes.length > GATHER || bytes.length >= GATHER / 2) await flush();
       if (bytes.length >= GATHER / 2) return writeAll(bytes);
       pending.set(bytes, used);
       used += bytes.length;

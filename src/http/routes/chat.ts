@@ -1,10 +1,11 @@
 /** POST /v1/chat/completions: messages → the model's chat template → tokens → generation, whole or as SSE. */
 import type { Hono } from 'hono';
-import type { Generation, GenerateRequest } from '../../engine/api.ts';
+import type { Engine, Generation, GenerateRequest } from '../../engine/api.ts';
 import type { AppContext } from '../app.ts';
 import { readJsonBody } from '../body.ts';
 import type { TemplateMessage } from '../chat-template.ts';
 import { invalidRequest } from '../errors.ts';
+import { imageUrlBytes, inputAudioBytes, mediaMarker, mediaPrompt, mediaSupport, type MediaItem, type MediaLimits } from '../media.ts';
 import { chatLogprobs, collect, finishReason, nowSeconds, requestId, timingsOf, usageOf } from '../generation.ts';
 import { maxTokensFor, samplingFrom, speculativeFrom, stopsFrom } from '../sampling.ts';
 import { chatRequestSchema, parseBody, type ChatMessage } from '../schemas.ts';
@@ -20,13 +21,15 @@ export function chatRoutes(app: Hono, ctx: AppContext): void {
     checkModel(body.model, serving);
     const { engine, template } = serving;
 
-    const prompt = engine.tokenize(template.render(templateMessages(body.messages)), {
-      addSpecial: true,
-      parseSpecial: true,
-    });
+    const items: MediaItem[] = [];
+    const text = template.render(await templateMessages(body.messages, engine, items, ctx.media));
+    const { prompt, media } = items.length
+      ? mediaPrompt(engine, text, items, ctx.media)
+      : { prompt: engine.tokenize(text, { addSpecial: true, parseSpecial: true }), media: undefined };
     const lengthParam = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
     const request: GenerateRequest = {
       prompt,
+      ...(media ? { media } : {}),
       maxTokens: maxTokensFor(
         body.max_completion_tokens ?? body.max_tokens,
         prompt.length,
@@ -96,9 +99,18 @@ async function* chatChunks(
   }
 }
 
-/** OpenAI messages → what templates expect: string content, `developer` read as `system`. */
-function templateMessages(messages: ChatMessage[]): TemplateMessage[] {
-  return messages.map((m, i) => {
+/**
+ * OpenAI messages → what templates expect: string content, `developer` read as `system`. Media parts are fetched
+ * into `items` and stand in the text as markers.
+ */
+async function templateMessages(
+  messages: ChatMessage[],
+  engine: Engine,
+  items: MediaItem[],
+  limits: MediaLimits,
+): Promise<TemplateMessage[]> {
+  const out: TemplateMessage[] = [];
+  for (const [i, m] of messages.entries()) {
     if (m.role === 'tool' || m.role === 'function') {
       throw invalidRequest(
         `Unsupported value for 'messages[${i}].role': tool calling is not supported.`,
@@ -114,34 +126,56 @@ function templateMessages(messages: ChatMessage[]): TemplateMessage[] {
       );
     }
     const role = m.role === 'developer' ? 'system' : m.role;
-    return { role, content: contentText(m, i) };
-  });
+    out.push({ role, content: await contentText(m, i, engine, items, limits) });
+  }
+  return out;
 }
 
-function contentText(m: ChatMessage, i: number): string {
+async function contentText(
+  m: ChatMessage,
+  i: number,
+  engine: Engine,
+  items: MediaItem[],
+  limits: MediaLimits,
+): Promise<string> {
   if (typeof m.content === 'string') return m.content;
   if (m.content == null) {
     throw invalidRequest(`Missing required parameter: 'messages[${i}].content'.`, `messages[${i}].content`,
       'missing_required_parameter');
   }
-  // text parts joined with newlines, as llama.cpp does for templates that take plain strings
-  return m.content
-    .map((part, j) => {
-      const param = `messages[${i}].content[${j}]`;
-      if (part.type === 'text') {
-        if (typeof part.text !== 'string') {
-          throw invalidRequest(`Invalid value for '${param}.text': expected string.`, `${param}.text`, 'invalid_value');
-        }
-        return part.text;
+  // as llama.cpp: text parts joined with newlines, none before or after a media marker
+  let text = '';
+  let afterMedia = false;
+  for (const [j, part] of m.content.entries()) {
+    const param = `messages[${i}].content[${j}]`;
+    if (part.type === 'text') {
+      if (typeof part.text !== 'string') {
+        throw invalidRequest(`Invalid value for '${param}.text': expected string.`, `${param}.text`, 'invalid_value');
       }
-      if (part.type === 'image_url' || part.type === 'input_audio' || part.type === 'file') {
-        throw invalidRequest(
-          `Unsupported content part '${part.type}' in '${param}': this model takes text only.`,
-          param,
-          'unsupported_content',
-        );
+      if (text !== '' && !afterMedia) text += '\n';
+      text += part.text;
+      afterMedia = false;
+      continue;
+    }
+    if (part.type === 'image_url' || part.type === 'input_audio') {
+      const kind = part.type === 'image_url' ? 'image' : 'audio';
+      mediaSupport(engine, kind, param);
+      if (items.length >= limits.maxMediaItems) {
+        throw invalidRequest(`Too many media parts: at most ${limits.maxMediaItems} per request.`, param, 'too_many_media');
       }
-      throw invalidRequest(`Invalid content part type '${part.type}' in '${param}'.`, param, 'invalid_value');
-    })
-    .join('\n');
+      const bytes = kind === 'image'
+        ? await imageUrlBytes((part.image_url as { url?: unknown } | undefined)?.url, param, limits)
+        : inputAudioBytes(part, param, limits);
+      items.push({ kind, bytes, param });
+      text += mediaMarker;
+      afterMedia = true;
+      continue;
+    }
+    if (part.type === 'file') {
+      throw invalidRequest(`Unsupported content part 'file' in '${param}': file inputs are not supported.`, param,
+        'unsupported_content');
+    }
+    throw invalidRequest(`Invalid content part type '${part.type}' in '${param}'.`, param, 'invalid_value');
+  }
+  return text;
 }

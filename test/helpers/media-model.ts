@@ -1,0 +1,79 @@
+/**
+ * The multimodal fixture pair (synthetic gemma4 text model + gemma4uv/gemma4ua mmproj of
+ * test/fixtures/multimodal/inputs.ts) written to a temp folder, the llama-mtmd-cli golden fixtures, and the reference
+ * generation through the library API that HTTP answers are compared with.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultSampling, type Engine, type MediaSpan } from '../../src/engine/api.ts';
+import { encodeGguf } from '../../src/engine/gguf/writer.ts';
+import { decodeAudio } from '../../src/media/audio.ts';
+import { audioFrames } from '../../src/media/gemma4-audio.ts';
+import { imagePatches } from '../../src/media/gemma4-image.ts';
+import { decodeImage } from '../../src/media/image.ts';
+import { fixtureMmproj, fixtureTextModel, MEDIA_MARKER, mediaFile, type MediaInput } from '../fixtures/multimodal/inputs.ts';
+import { repoRoot } from './models.ts';
+
+export interface MediaFixture {
+  name: string;
+  prompt: string;
+  media: MediaInput[];
+  mediaRows: number[];
+  nPredict: number;
+  continuationHex: string;
+}
+
+export function mediaFixture(name: string): MediaFixture {
+  return JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/multimodal', `${name}.json`), 'utf8')) as MediaFixture;
+}
+
+/** Writes media.gguf and media-mmproj.gguf (the name llama.cpp's convention and our auto-detection use). */
+export async function writeMediaModels(): Promise<{ dir: string; model: string; mmproj: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-media-'));
+  const model = join(dir, 'media.gguf');
+  const mmproj = join(dir, 'media-mmproj.gguf');
+  writeFileSync(model, await encodeGguf(fixtureTextModel()));
+  writeFileSync(mmproj, await encodeGguf(fixtureMmproj()));
+  return { dir, model, mmproj };
+}
+
+/** A data: URL of a fixture's media item. */
+export function dataUrl(item: MediaInput): string {
+  const { bytes } = mediaFile(item);
+  return `data:${item.kind === 'image' ? 'image/png' : 'audio/wav'};base64,${Buffer.from(bytes).toString('base64')}`;
+}
+
+/**
+ * The fixture prompt laid out by hand as llama.cpp's mtmd does (not through http/media.ts), generated greedily
+ * through the engine: what every HTTP route must answer.
+ */
+export async function libraryAnswer(engine: Engine, prompt: string, media: MediaInput[], maxTokens: number) {
+  const m = engine.media!;
+  const ids = engine.tokenize('', { addSpecial: true });
+  const spans: MediaSpan[] = [];
+  prompt.split(MEDIA_MARKER).forEach((text, i) => {
+    ids.push(...engine.tokenize(text, { addSpecial: false, parseSpecial: true }));
+    const item = media[i];
+    if (!item) return;
+    const { bytes } = mediaFile(item);
+    if (item.kind === 'image') {
+      const p = imagePatches(decodeImage(bytes), m.image!.mean, m.image!.std);
+      ids.push(m.tokens.imageBegin);
+      spans.push({ start: ids.length, kind: 'image', rows: p.tokens, input: p.data, cols: p.cols });
+      ids.push(...new Array<number>(p.tokens).fill(m.tokens.imageSoft), m.tokens.imageEnd);
+    } else {
+      const a = audioFrames(decodeAudio(bytes));
+      ids.push(m.tokens.audioBegin);
+      spans.push({ start: ids.length, kind: 'audio', rows: a.frames, input: a.data });
+      ids.push(...new Array<number>(a.frames).fill(m.tokens.audioSoft), m.tokens.audioEnd);
+    }
+  });
+  let text = '';
+  const tokens: number[] = [];
+  for await (const ev of engine.submit({ prompt: ids, media: spans, maxTokens, sampling: { ...defaultSampling, temperature: 0 } })) {
+    text += ev.text;
+    if (ev.type === 'token') tokens.push(ev.id);
+  }
+  return { text, tokens, promptTokens: ids.length };
+}
