@@ -8,13 +8,10 @@
  * projector + prefill of the whole block + the first token. Each thread count loads the model afresh.
  */
 import { parseArgs } from 'node:util';
-import { defaultSampling, type MediaSpan } from '../src/engine/api.ts';
+import { defaultSampling } from '../src/engine/api.ts';
 import { createEngine } from '../src/engine/engine.ts';
-import { decodeAudio } from '../src/media/audio.ts';
-import { audioFrames } from '../src/media/gemma4-audio.ts';
-import { imagePatches } from '../src/media/gemma4-image.ts';
-import { decodeImage } from '../src/media/image.ts';
-import { encodePng, encodeWav, testPicture, testSound } from '../test/fixtures/multimodal/inputs.ts';
+import { encodePng, encodeWav, MEDIA_MARKER, testPicture, testSound } from '../test/fixtures/multimodal/inputs.ts';
+import { layoutByHand } from '../test/helpers/media-model.ts';
 import { fileSource } from '../src/host/node/file-source.ts';
 import { loadFile } from '../test/helpers/models.ts';
 import { bigDir, gemma4_12bMediaPath, mmproj12bPath } from './big-files.ts';
@@ -44,23 +41,9 @@ for (const threads of values.threads.split(',').map(Number)) {
   const model = await loadFile(modelPath, { threads, mmproj: await fileSource(mmprojPath), kvReserve: { contextSize: 2048, sequences: 1 }, imageMaxTokens: Math.max(imageTokens, 70) });
   const engine = createEngine(model, { slots: 1, contextPerSlot: 2048 });
   console.log(`\n${threads} thread(s): loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (batch ${model.arch.maxBatch})`);
-  const m = engine.media!;
   for (const what of values.what.split(',')) {
     const start = performance.now();
-    const prompt = engine.tokenize('', { addSpecial: true });
-    const media: MediaSpan[] = [];
-    if (what === 'image') {
-      const p = imagePatches(decodeImage(png), m.image!.mean, m.image!.std, { maxTokens: m.image!.maxTokens });
-      prompt.push(m.tokens.imageBegin);
-      media.push({ start: prompt.length, kind: 'image', rows: p.tokens, input: p.data, cols: p.cols });
-      prompt.push(...new Array<number>(p.tokens).fill(m.tokens.imageSoft), m.tokens.imageEnd);
-    } else {
-      const a = audioFrames(decodeAudio(wav));
-      prompt.push(m.tokens.audioBegin);
-      media.push({ start: prompt.length, kind: 'audio', rows: a.frames, input: a.data });
-      prompt.push(...new Array<number>(a.frames).fill(m.tokens.audioSoft), m.tokens.audioEnd);
-    }
-    prompt.push(...engine.tokenize('Describe this.', { addSpecial: false }));
+    const { prompt, media } = layoutByHand(engine, `${MEDIA_MARKER}Describe this.`, [{ kind: what === 'image' ? 'image' : 'audio', bytes: what === 'image' ? png : wav }]);
     const prepared = performance.now();
     let first = 0;
     for await (const ev of engine.submit({ prompt, media, maxTokens: 1, sampling: { ...defaultSampling, temperature: 0 }, stopOnEog: false })) {

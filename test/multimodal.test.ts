@@ -19,11 +19,10 @@ import { GGML_TYPE } from '../src/engine/gguf/types.ts';
 import { encodeGguf } from '../src/engine/gguf/writer.ts';
 import { loadAssistant, loadModel, type Model } from '../src/engine/load.ts';
 import { ModelError } from '../src/engine/models/model.ts';
-import { decodeAudio } from '../src/media/audio.ts';
-import { audioFrames } from '../src/media/gemma4-audio.ts';
 import { imagePatches } from '../src/media/gemma4-image.ts';
 import { decodeImage } from '../src/media/image.ts';
 import { fixtureMmproj, fixtureMmprojOptions, fixtureTextModel, MEDIA_MARKER, mediaFile, testPicture, type MediaInput } from './fixtures/multimodal/inputs.ts';
+import { layoutByHand } from './helpers/media-model.ts';
 import { repoRoot } from './helpers/models.ts';
 
 interface Fixture {
@@ -65,29 +64,8 @@ test.after(async () => {
 
 /** The prompt as llama.cpp mtmd lays it out: BOS, text pieces, and begin + rows × placeholder + end per media item. */
 function buildPrompt(e: Engine, f: Fixture): { prompt: number[]; media: MediaSpan[] } {
-  const m = e.media!;
-  const segments = f.prompt.split(MEDIA_MARKER);
-  assert.is(segments.length - 1, f.media.length, `${f.name}: markers vs media`);
-  const prompt = e.tokenize('', { addSpecial: true });
-  const media: MediaSpan[] = [];
-  segments.forEach((text, i) => {
-    prompt.push(...e.tokenize(text, { addSpecial: false, parseSpecial: true }));
-    const item = f.media[i];
-    if (!item) return;
-    const { bytes } = mediaFile(item);
-    if (item.kind === 'image') {
-      const p = imagePatches(decodeImage(bytes), m.image!.mean, m.image!.std, { minTokens: m.image!.minTokens, maxTokens: m.image!.maxTokens });
-      prompt.push(m.tokens.imageBegin);
-      media.push({ start: prompt.length, kind: 'image', rows: p.tokens, input: p.data, cols: p.cols });
-      prompt.push(...new Array<number>(p.tokens).fill(m.tokens.imageSoft), m.tokens.imageEnd);
-    } else {
-      const a = audioFrames(decodeAudio(bytes));
-      prompt.push(m.tokens.audioBegin);
-      media.push({ start: prompt.length, kind: 'audio', rows: a.frames, input: a.data });
-      prompt.push(...new Array<number>(a.frames).fill(m.tokens.audioSoft), m.tokens.audioEnd);
-    }
-  });
-  return { prompt, media };
+  assert.is(f.prompt.split(MEDIA_MARKER).length - 1, f.media.length, `${f.name}: markers vs media`);
+  return layoutByHand(e, f.prompt, f.media.map((item) => ({ kind: item.kind, bytes: mediaFile(item).bytes })));
 }
 
 async function run(e: Engine, request: Parameters<Engine['submit']>[0]): Promise<{ ids: number[]; usage: unknown }> {

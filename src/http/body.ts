@@ -48,8 +48,14 @@ async function readBodyBytes(request: Request, limitBytes: number, expected: str
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limitBytes) throw tooLarge();
   if (!request.body) throw invalidRequest(`The request body is empty; expected ${expected}.`);
+  const bytes = await readLimited(request.body, limitBytes, tooLarge);
+  if (bytes.byteLength === 0) throw invalidRequest(`The request body is empty; expected ${expected}.`);
+  return bytes;
+}
 
-  const reader = request.body.getReader();
+/** A whole stream into one array, cancelled and refused (`tooLarge()`) as soon as it passes `limitBytes`. */
+export async function readLimited(stream: ReadableStream<Uint8Array>, limitBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -62,7 +68,6 @@ async function readBodyBytes(request: Request, limitBytes: number, expected: str
     }
     chunks.push(value);
   }
-  if (total === 0) throw invalidRequest(`The request body is empty; expected ${expected}.`);
   const bytes = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {

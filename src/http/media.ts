@@ -13,6 +13,7 @@ import { MediaError } from '../media/errors.ts';
 import { audioFrames } from '../media/gemma4-audio.ts';
 import { imagePatches } from '../media/gemma4-image.ts';
 import { decodeImage } from '../media/image.ts';
+import { readLimited } from './body.ts';
 import { ApiError, invalidRequest } from './errors.ts';
 
 export interface MediaLimits {
@@ -151,26 +152,7 @@ async function fetchRemote(url: string, param: string, limits: MediaLimits): Pro
     await response.body.cancel().catch(() => {});
     throw tooLarge(param, limits);
   }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limits.maxMediaBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(param, limits);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  return readLimited(response.body, limits.maxMediaBytes, () => tooLarge(param, limits));
 }
 
 const tooLarge = (param: string, limits: MediaLimits) =>

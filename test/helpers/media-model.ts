@@ -45,35 +45,46 @@ export function dataUrl(item: MediaInput): string {
 }
 
 /**
- * The fixture prompt laid out by hand as llama.cpp's mtmd does (not through http/media.ts), generated greedily
- * through the engine: what every HTTP route must answer.
+ * A prompt with media markers laid out by hand as llama.cpp's mtmd does (not through http/media.ts): BOS, each text
+ * piece tokenized on its own, and per media item begin + one placeholder per row + end, with its span.
  */
-export async function libraryAnswer(engine: Engine, prompt: string, media: MediaInput[], maxTokens: number) {
+export function layoutByHand(
+  engine: Engine,
+  prompt: string,
+  items: { kind: 'image' | 'audio'; bytes: Uint8Array }[],
+): { prompt: number[]; media: MediaSpan[] } {
   const m = engine.media!;
+  const pieces = prompt.split(MEDIA_MARKER);
+  if (pieces.length !== items.length + 1) throw new Error(`${pieces.length - 1} markers for ${items.length} media items`);
   const ids = engine.tokenize('', { addSpecial: true });
-  const spans: MediaSpan[] = [];
-  prompt.split(MEDIA_MARKER).forEach((text, i) => {
+  const media: MediaSpan[] = [];
+  pieces.forEach((text, i) => {
     ids.push(...engine.tokenize(text, { addSpecial: false, parseSpecial: true }));
-    const item = media[i];
+    const item = items[i];
     if (!item) return;
-    const { bytes } = mediaFile(item);
     if (item.kind === 'image') {
-      const p = imagePatches(decodeImage(bytes), m.image!.mean, m.image!.std);
+      const p = imagePatches(decodeImage(item.bytes), m.image!.mean, m.image!.std, { minTokens: m.image!.minTokens, maxTokens: m.image!.maxTokens });
       ids.push(m.tokens.imageBegin);
-      spans.push({ start: ids.length, kind: 'image', rows: p.tokens, input: p.data, cols: p.cols });
+      media.push({ start: ids.length, kind: 'image', rows: p.tokens, input: p.data, cols: p.cols });
       ids.push(...new Array<number>(p.tokens).fill(m.tokens.imageSoft), m.tokens.imageEnd);
     } else {
-      const a = audioFrames(decodeAudio(bytes));
+      const a = audioFrames(decodeAudio(item.bytes));
       ids.push(m.tokens.audioBegin);
-      spans.push({ start: ids.length, kind: 'audio', rows: a.frames, input: a.data });
+      media.push({ start: ids.length, kind: 'audio', rows: a.frames, input: a.data });
       ids.push(...new Array<number>(a.frames).fill(m.tokens.audioSoft), m.tokens.audioEnd);
     }
   });
+  return { prompt: ids, media };
+}
+
+/** The fixture prompt laid out by hand, generated greedily through the engine: what every HTTP route must answer. */
+export async function libraryAnswer(engine: Engine, prompt: string, media: MediaInput[], maxTokens: number) {
+  const layout = layoutByHand(engine, prompt, media.map((item) => ({ kind: item.kind, bytes: mediaFile(item).bytes })));
   let text = '';
   const tokens: number[] = [];
-  for await (const ev of engine.submit({ prompt: ids, media: spans, maxTokens, sampling: { ...defaultSampling, temperature: 0 } })) {
+  for await (const ev of engine.submit({ ...layout, maxTokens, sampling: { ...defaultSampling, temperature: 0 } })) {
     text += ev.text;
     if (ev.type === 'token') tokens.push(ev.id);
   }
-  return { text, tokens, promptTokens: ids.length };
+  return { text, tokens, promptTokens: layout.prompt.length };
 }
