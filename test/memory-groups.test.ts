@@ -71,6 +71,47 @@ test('gemma4 (12B-like: sliding ring, K=V full layers, tied head) over several g
   assert.ok(split.logits.every((v, i) => Object.is(v, one.logits[i])), 'logits bit-identical');
 });
 
+test('a full batch fits its memories: groups leave room for maxBatch columns of activations and scratch', async () => {
+  // the 12B image case in small: a batch as wide as a 1120-token image block needs activations and quantized inputs
+  // beside each group's weights, and a memory must never be asked for more than it holds (4 GiB in wasm32)
+  const spec = makeSyntheticGemma4({ ...gemma4Presets['12b-tiny'], type: GGML_TYPE.Q4_0 });
+  const path = join(syntheticDir, 'gemma4-batch-room-test.gguf');
+  mkdirSync(syntheticDir, { recursive: true });
+  writeFileSync(path, await encodeGguf(spec));
+  const prompt = [gemma4SyntheticIds.bos, ...Array.from({ length: 250 }, (_, i) => 300 + (i % 200))];
+  const wide = { maxBatch: 256, kvReserve: { contextSize: 512, sequences: 2 } };
+  const runWide = async (options: Partial<LoadOptions>) => {
+    const model = await loadFile(path, { ...wide, ...options });
+    try {
+      const ids: number[] = [];
+      for await (const ev of generate(model, prompt, { maxTokens: 8, temperature: 0, contextSize: 512 })) {
+        if (ev.type === 'token') ids.push(ev.id);
+      }
+      return { ids, groups: model.kernels.groups, usage: model.kernels.usage() };
+    } finally {
+      await model.close();
+    }
+  };
+  const one = await runWide({});
+  assert.is(one.groups, 1);
+  const memoryBytes = 6_000_000;
+  assert.ok(one.usage[0].usedBytes > memoryBytes, `one memory holds ${one.usage[0].usedBytes} bytes: the cap must force a split`);
+  const split = await runWide({ memoryBytes });
+  assert.ok(split.groups >= 2, `${split.groups} groups`);
+  for (const u of split.usage) assert.ok(u.usedBytes <= memoryBytes, `group ${u.group} holds ${u.usedBytes} bytes, more than ${memoryBytes}`);
+  assert.equal(split.ids, one.ids);
+});
+
+test('a batch too wide for any memory is refused with a clear error', async () => {
+  try {
+    await loadFile(sharedModel('stories260K.gguf'), { maxBatch: 4096, memoryBytes: 4 << 20, kvReserve });
+    assert.unreachable('should have thrown');
+  } catch (err) {
+    assert.instance(err, Error);
+    assert.match((err as Error).message, /a batch of 4096 columns needs \d+ bytes of activations and scratch/);
+  }
+});
+
 test('a layer larger than a memory group is refused with a clear error', async () => {
   const path = sharedModel('stories260K.gguf');
   try {

@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       if (values.verbose || !r.ok) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id} ${r.task}: ${JSON.stringify(r.output)} (want ${JSON.stringify(r.answer)})`);
     });
     printReport(rep);
-    console.log(`${rep.results.length} examples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`evaluated ${rep.results.length} prompts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (values.json) writeFileSync(values.json, JSON.stringify(rep, null, 1));
     if (rep.missed.length && !values['no-targets']) process.exitCode = 1;
   } finally {

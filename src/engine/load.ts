@@ -7,10 +7,10 @@ import { GgufError } from './gguf/errors.ts';
 import { readGguf, type GgufFile, type GgufTensorInfo } from './gguf/reader.ts';
 import type { ModelSource } from './gguf/source.ts';
 import { createKernels, type Kernels } from './models/kernels.ts';
-import { Gemma4Model, gemma4KvBytesPerLayer, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
+import { gemma4Activations, Gemma4Model, gemma4KvBytesPerLayer, gemma4TensorNames, readGemma4Config } from './models/gemma4.ts';
 import { checkAssistantFits, Gemma4Assistant, gemma4AssistantTensorNames, readGemma4AssistantConfig } from './models/gemma4-assistant.ts';
-import { LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
-import { ModelError, requireTensor, type ArchModel } from './models/model.ts';
+import { llamaActivations, LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
+import { activationBytes, ModelError, requireTensor, type ActivationLayout, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer/index.ts';
 import { imageTokenLimits, loadMmproj, readMmprojHeader } from './multimodal/load.ts';
@@ -26,8 +26,13 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Model id to report; defaults to the source name without ".gguf". */
   id?: string;
-  /** Most bytes of weights and KV caches per wasm memory (default 3.5 GiB: a wasm32 memory holds 4 GiB with scratch). */
+  /** Most bytes of weights and KV caches per memory group (default 3.5 GiB, less where activations need the room). */
   groupBytes?: number;
+  /**
+   * Most bytes one memory may hold in all: weights, KV caches, the activations of a maxBatch-column forward and the
+   * kernels' scratch (default 4 GiB, what a wasm32 memory addresses).
+   */
+  memoryBytes?: number;
   /** KV caches to plan memory for: sequences (slots, draft caches) × context positions. Default 1 × 4096. */
   kvReserve?: { contextSize: number; sequences: number };
   /** Bytes to keep free in the memory group of the token embedding (a Gemma 4 MTP assistant's weights go there). */
@@ -43,6 +48,21 @@ export interface LoadOptions {
 }
 
 const DEFAULT_GROUP_BYTES = 3.5 * 2 ** 30;
+const WASM32_MEMORY_BYTES = 2 ** 32;
+
+/**
+ * Bytes a memory group needs beyond its weights and KV caches: the model's activations for maxBatch columns (shared:
+ * the same offset in every group), the kernels' scratch (a matmul's quantized input is at most 4 bytes a value plus a
+ * 16-byte tail per column, and its input is one of the activation buffers; attention takes 4 bytes a cell per thread)
+ * and a slack of 1/64 of the memory for small allocations (thread stacks, ring bookkeeping, projector and drafter
+ * buffers).
+ */
+export function memoryOverhead(o: { activations: ActivationLayout<string>; maxBatch: number; threads: number; contextSize: number; memoryBytes: number }) {
+  const activations = activationBytes(o.activations);
+  const largest = Math.max(...Object.values(o.activations)) * 4;
+  const scratch = largest + 16 * o.maxBatch + o.threads * 4 * (o.contextSize + 1024);
+  return { activations, scratch, total: activations + scratch + Math.ceil(o.memoryBytes / 64) };
+}
 
 /** Tiny models run fastest on one thread (per-op hand-offs dominate); bigger ones use the cores there are. */
 function defaultThreads(weightBytes: number): number {
@@ -123,6 +143,8 @@ interface Architecture {
     tensorNames: string[];
     /** KV cache bytes per layer for one sequence of nCtx positions (memory planning). */
     kvBytesPerLayer(nCtx: number, maxBatch: number): number[];
+    /** The activation buffers of a forward pass over maxBatch columns (memory planning). */
+    activations(maxBatch: number): ActivationLayout<string>;
     create(kernels: Kernels, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array): ArchModel;
   };
 }
@@ -131,6 +153,7 @@ function architecture<C>(
   readConfig: (g: GgufFile) => C,
   tensorNames: (g: GgufFile, c: C) => string[],
   kvBytesPerLayer: (c: C, nCtx: number, maxBatch: number) => number[],
+  activations: (c: C, maxBatch: number) => ActivationLayout<string>,
   Model: new (kernels: Kernels, c: C, g: GgufFile, placed: Map<string, number>, maxBatch: number, freqFactors?: Float32Array) => ArchModel,
 ): Architecture {
   return {
@@ -139,6 +162,7 @@ function architecture<C>(
       return {
         tensorNames: tensorNames(g, config),
         kvBytesPerLayer: (nCtx, maxBatch) => kvBytesPerLayer(config, nCtx, maxBatch),
+        activations: (maxBatch) => activations(config, maxBatch),
         create: (kernels, placed, maxBatch, freqFactors) => new Model(kernels, config, g, placed, maxBatch, freqFactors),
       };
     },
@@ -147,8 +171,8 @@ function architecture<C>(
 
 /** general.architecture → how to run it. */
 const architectures: Record<string, Architecture> = {
-  llama: architecture(readLlamaConfig, llamaTensorNames, (c, nCtx) => llamaKvBytesPerLayer(c, nCtx), LlamaModel),
-  gemma4: architecture((g) => readGemma4Config(g), gemma4TensorNames, gemma4KvBytesPerLayer, Gemma4Model),
+  llama: architecture(readLlamaConfig, llamaTensorNames, (c, nCtx) => llamaKvBytesPerLayer(c, nCtx), llamaActivations, LlamaModel),
+  gemma4: architecture((g) => readGemma4Config(g), gemma4TensorNames, gemma4KvBytesPerLayer, gemma4Activations, Gemma4Model),
 };
 const supportedArchs = Object.keys(architectures);
 
@@ -188,10 +212,21 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   // model that cannot fit with the context asked for fails here, before anything is allocated
   const kv = options.kvReserve ?? { contextSize: 4096, sequences: 1 };
   const kvPerLayer = plan.kvBytesPerLayer(kv.contextSize, maxBatch).map((b) => b * kv.sequences);
-  const groups = planGroups(tensors, options.groupBytes ?? DEFAULT_GROUP_BYTES, source.name, kvPerLayer, besideEmbedding);
   const threads = options.threads ?? defaultThreads(totalBytes);
-  const reserve = groups.reserve.map((bytes) => bytes + (64 << 20));
-  const kernels = await createKernels(options.core, { threads, reserveBytes: reserve });
+  // a memory holds the group's weights and caches and also a full batch's activations and scratch: the group budget
+  // leaves room for those (a 1120-token image block on a 12B model needs ~0.5 GB of them)
+  const memoryBytes = Math.min(options.memoryBytes ?? WASM32_MEMORY_BYTES, WASM32_MEMORY_BYTES);
+  const overhead = memoryOverhead({ activations: plan.activations(maxBatch), maxBatch, threads, contextSize: kv.contextSize, memoryBytes });
+  const budget = Math.min(options.groupBytes ?? DEFAULT_GROUP_BYTES, memoryBytes - overhead.total);
+  if (budget <= 0) {
+    throw new ModelError('unsupported_feature', `${source.name}: a batch of ${maxBatch} columns needs ${overhead.total} bytes of activations and scratch, more than a memory of ${memoryBytes} bytes holds; use a smaller batch`);
+  }
+  const groups = planGroups(tensors, budget, source.name, kvPerLayer, besideEmbedding);
+  const kernels = await createKernels(options.core, {
+    threads,
+    reserveBytes: groups.reserve.map((bytes) => bytes + overhead.total),
+    scratchBytes: overhead.scratch,
+  });
   const placed = new Map<string, number>();
   let loaded = 0;
   let lastReport = 0;

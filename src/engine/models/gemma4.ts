@@ -21,9 +21,9 @@
 import type { GgufFile } from '../gguf/reader.ts';
 import { ATTN_NONCAUSAL, ATTN_TILED } from '../../core/types.ts';
 import { ropeCosSin } from './rope.ts';
-import type { ArchModel, ForwardSeq, KvCache, KvLayer, Weight } from './model.ts';
+import type { ActivationLayout, ArchModel, ForwardSeq, KvCache, KvLayer, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { batchColumns, bindWeight, logitColumns, logitRowCount, ModelError, splitRows, writeBatchColumns } from './model.ts';
+import { allocActivations, batchColumns, bindWeight, logitColumns, logitRowCount, ModelError, splitRows, writeBatchColumns } from './model.ts';
 import type { Gemma4Config } from './gemma4-config.ts';
 
 export { gemma4TensorNames, readGemma4Config, type Gemma4Config } from './gemma4-config.ts';
@@ -82,6 +82,37 @@ interface Gemma4Weights {
 export function gemma4KvBytesPerLayer(c: Gemma4Config, nCtx: number, maxBatch: number): number[] {
   const ring = pad32(Math.min(nCtx, c.window + maxBatch - 1));
   return c.layers.map((L, i) => (L.kvFrom === i ? 2 * (L.sliding ? ring : pad32(nCtx)) * L.nHeadKv * L.headDim * 2 : 0));
+}
+
+/** The activation buffers of a forward pass over n token columns (floats by name). */
+export function gemma4Activations(c: Gemma4Config, n: number) {
+  const max = (pick: (L: Gemma4Config['layers'][number]) => number) => Math.max(...c.layers.map(pick));
+  const qDim = max((L) => L.nHead * L.headDim);
+  const kvDim = max((L) => L.nHeadKv * L.headDim);
+  const ff = max((L) => L.nFf);
+  const PL = c.nEmbdPerLayer * c.nLayer;
+  return {
+    ids: n,
+    pos: n,
+    ringCells: n,
+    cosSinFull: n * c.ropeFull.nRot,
+    cosSinSwa: n * c.ropeSwa.nRot,
+    x: n * c.nEmbd,
+    xb: n * c.nEmbd,
+    xb2: n * c.nEmbd,
+    q: n * qDim,
+    k: n * kvDim,
+    v: n * kvDim,
+    attn: n * qDim,
+    hb: n * ff,
+    hb2: n * ff,
+    // per-layer embedding inputs: [n][L][P] as computed, then [L][n][P] so each layer's slice is contiguous
+    ple: n * PL,
+    pleProj: n * PL,
+    pleByLayer: n * PL,
+    pleGate: c.nEmbdPerLayer,
+    logits: Math.min(n, HEAD_CHUNK) * c.nVocab,
+  } satisfies ActivationLayout<string>;
 }
 
 export class Gemma4Model implements ArchModel {
@@ -178,36 +209,7 @@ export class Gemma4Model implements ArchModel {
   }
 
   private allocScratch() {
-    const c = this.config;
-    const n = this.maxBatch;
-    const max = (pick: (L: Gemma4Config['layers'][number]) => number) => Math.max(...c.layers.map(pick));
-    const qDim = max((L) => L.nHead * L.headDim);
-    const kvDim = max((L) => L.nHeadKv * L.headDim);
-    const ff = max((L) => L.nFf);
-    const PL = c.nEmbdPerLayer * c.nLayer;
-    const a = (floats: number) => this.core.alloc(Math.max(1, floats) * 4);
-    return {
-      ids: a(n),
-      pos: a(n),
-      ringCells: a(n),
-      cosSinFull: a(n * c.ropeFull.nRot),
-      cosSinSwa: a(n * c.ropeSwa.nRot),
-      x: a(n * c.nEmbd),
-      xb: a(n * c.nEmbd),
-      xb2: a(n * c.nEmbd),
-      q: a(n * qDim),
-      k: a(n * kvDim),
-      v: a(n * kvDim),
-      attn: a(n * qDim),
-      hb: a(n * ff),
-      hb2: a(n * ff),
-      // per-layer embedding inputs: [n][L][P] as computed, then [L][n][P] so each layer's slice is contiguous
-      ple: a(n * PL),
-      pleProj: a(n * PL),
-      pleByLayer: a(n * PL),
-      pleGate: a(n * c.nEmbdPerLayer),
-      logits: a(Math.min(n, HEAD_CHUNK) * c.nVocab),
-    };
+    return allocActivations((bytes) => this.core.alloc(bytes), gemma4Activations(this.config, this.maxBatch));
   }
 
   /** Ring cells of the sliding layers for a context of nCtx positions. */

@@ -70,6 +70,8 @@ export interface KernelOptions {
   threads: number;
   /** Bytes to reserve up front in each group (weights + scratch), so each memory grows once. */
   reserveBytes: number[];
+  /** The kernels' scratch to set aside in each group now, so it never grows (and leaks) mid-forward. */
+  scratchBytes?: number;
 }
 
 const SPAN = 2 ** 32;
@@ -88,7 +90,9 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
       const executor: Executor = pooled ? await PoolExecutor.create(core, options.threads) : new InlineExecutor(core.exports);
       cores.push(core);
       executors.push(executor);
-      opsByGroup.push(new CoreOps(core, executor));
+      const ops = new CoreOps(core, executor);
+      if (options.scratchBytes) ops.scratch(options.scratchBytes);
+      opsByGroup.push(ops);
     }
   } catch (err) {
     for (const e of executors) if (e instanceof PoolExecutor) await e.close();

@@ -8,9 +8,9 @@
  */
 import type { GgufFile } from '../gguf/reader.ts';
 import { ropeCosSin, type RopeParams } from './rope.ts';
-import type { ArchModel, ForwardSeq, KvCache, Weight } from './model.ts';
+import type { ActivationLayout, ArchModel, ForwardSeq, KvCache, Weight } from './model.ts';
 import type { Kernels } from './kernels.ts';
-import { batchColumns, bindWeight, logitColumns, metaNumber, ModelError, requireTensor, splitRows, writeBatchColumns } from './model.ts';
+import { allocActivations, batchColumns, bindWeight, logitColumns, metaNumber, ModelError, requireTensor, splitRows, writeBatchColumns } from './model.ts';
 
 export interface LlamaConfig {
   nEmbd: number;
@@ -104,6 +104,25 @@ export function llamaKvBytesPerLayer(c: LlamaConfig, nCtx: number): number[] {
   return Array.from({ length: c.nLayer }, () => 2 * pad32(nCtx) * c.nHeadKv * c.headDim * 2);
 }
 
+/** The activation buffers of a forward pass over n token columns (floats by name). */
+export function llamaActivations(c: LlamaConfig, n: number) {
+  return {
+    ids: n,
+    pos: n,
+    cosSin: n * c.rope.nRot,
+    x: n * c.nEmbd,
+    xb: n * Math.max(c.nEmbd, c.nHead * c.headDim),
+    xb2: n * c.nEmbd,
+    q: n * c.nHead * c.headDim,
+    k: n * c.nHeadKv * c.headDim,
+    v: n * c.nHeadKv * c.headDim,
+    attn: n * c.nHead * c.headDim,
+    hb: n * c.nFf,
+    hb2: n * c.nFf,
+    logits: n * c.nVocab,
+  } satisfies ActivationLayout<string>;
+}
+
 export class LlamaModel implements ArchModel {
   readonly nVocab: number;
   readonly nCtxTrain: number;
@@ -145,24 +164,7 @@ export class LlamaModel implements ArchModel {
   }
 
   private allocScratch() {
-    const c = this.config;
-    const n = this.maxBatch;
-    const a = (floats: number) => this.core.alloc(floats * 4);
-    return {
-      ids: a(n),
-      pos: a(n),
-      cosSin: a(n * c.rope.nRot),
-      x: a(n * c.nEmbd),
-      xb: a(n * Math.max(c.nEmbd, c.nHead * c.headDim)),
-      xb2: a(n * c.nEmbd),
-      q: a(n * c.nHead * c.headDim),
-      k: a(n * c.nHeadKv * c.headDim),
-      v: a(n * c.nHeadKv * c.headDim),
-      attn: a(n * c.nHead * c.headDim),
-      hb: a(n * c.nFf),
-      hb2: a(n * c.nFf),
-      logits: a(n * c.nVocab),
-    };
+    return allocActivations((bytes) => this.core.alloc(bytes), llamaActivations(this.config, this.maxBatch));
   }
 
   /** Bytes one KV cache of nCtx cells takes (K and V in f16 for every layer). */

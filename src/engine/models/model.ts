@@ -158,3 +158,21 @@ export function splitRows(seqs: ForwardSeq[], rows: Float32Array, width: number)
   let k = 0;
   return seqs.map((seq) => Array.from({ length: logitRowCount(seq) }, () => rows.slice(k * width, ++k * width)));
 }
+
+/**
+ * A forward pass's activation buffers, as float counts by name. Models allocate them once (shared: the same offset in
+ * every memory group), and the loader sizes the memory groups with activationBytes before any weight is placed.
+ */
+export type ActivationLayout<K extends string> = Record<K, number>;
+
+/** Bytes the layout takes in a memory, with allocation alignment (64). */
+export function activationBytes(layout: ActivationLayout<string>): number {
+  return Object.values(layout).reduce((a, floats) => a + Math.ceil((Math.max(1, floats) * 4) / 64) * 64, 0);
+}
+
+/** Allocate every buffer of the layout (shared), pointers by name. */
+export function allocActivations<K extends string>(alloc: (bytes: number) => number, layout: ActivationLayout<K>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const name of Object.keys(layout) as K[]) out[name] = alloc(Math.max(1, layout[name]) * 4);
+  return out;
+}
