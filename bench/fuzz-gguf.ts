@@ -13,19 +13,7 @@ import { readGguf, type GgufFile, type GgufLimits } from '../src/engine/gguf/rea
 import { GgufError } from '../src/engine/gguf/errors.ts';
 import { GGML_TYPE, GGUF_TYPE } from '../src/engine/gguf/types.ts';
 import { encodeGguf, gv } from '../src/engine/gguf/writer.ts';
-
-/** xorshift32: deterministic cases from a seed, so a failure can be replayed. */
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
+import { prng } from './prng.ts';
 
 // Values that sit on the edges of the checks: zero, one, sign bits, all ones, just past limits, huge lengths.
 const interesting32 = [0, 1, 2, 3, 4, 5, 8, 9, 12, 13, 31, 32, 63, 64, 255, 256, 4096, 65535, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];

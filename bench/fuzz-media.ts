@@ -15,6 +15,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { decodeAudio } from '../src/media/audio.ts';
 import { MediaError } from '../src/media/errors.ts';
 import { decodeImage } from '../src/media/image.ts';
+import { prng } from './prng.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = resolve(HERE, '../test/fixtures/media');
@@ -47,19 +48,6 @@ export function corpus(): Seed[] {
     }
   }
   return out;
-}
-
-/** xorshift32, seeded per case so any case replays alone. */
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
 }
 
 const interesting32 = [0, 1, 2, 7, 8, 16, 255, 256, 4096, 46341, 65535, 65536, 1 << 24, 0x7fffffff, 0x80000000, 0xffffffff];

@@ -18,7 +18,7 @@ import { startEngine } from '../src/host/start.ts';
 import { createApp } from '../src/http/app.ts';
 import { defaultMediaLimits } from '../src/http/media.ts';
 import { encodeWav, mediaFile, testSound } from './fixtures/multimodal/inputs.ts';
-import { dataUrl, libraryAnswer, mediaFixture, writeMediaModels } from './helpers/media-model.ts';
+import { dataUrl, fixtureChat, libraryAnswer, mediaFixture, writeMediaModels } from './helpers/media-model.ts';
 
 const media = suite('HTTP: images and audio (Node, openai client)');
 let dir = '';
@@ -48,12 +48,7 @@ media.after(async () => {
 media('chat with an image part equals the library (and llama.cpp); usage counts the soft tokens', async () => {
   const f = mediaFixture('image-100x70');
   const want = await libraryAnswer(engine, f.prompt, f.media, f.nPredict);
-  const chat = await client.chat.completions.create({
-    model: 'media',
-    messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: dataUrl(f.media[0]) } }, { type: 'text', text: 'describe it' }] }],
-    max_tokens: f.nPredict,
-    temperature: 0,
-  });
+  const chat = await client.chat.completions.create(fixtureChat(f));
   assert.is(chat.choices[0].message.content, want.text);
   assert.is(chat.usage?.prompt_tokens, want.promptTokens);
   assert.ok(want.promptTokens > f.mediaRows[0] + 2, 'the 77 soft tokens are in the count');
@@ -62,14 +57,7 @@ media('chat with an image part equals the library (and llama.cpp); usage counts 
 media('chat with an input_audio part, streamed, equals the library', async () => {
   const f = mediaFixture('audio-1s');
   const want = await libraryAnswer(engine, f.prompt, f.media, f.nPredict);
-  const b64 = Buffer.from(mediaFile(f.media[0]).bytes).toString('base64');
-  const stream = await client.chat.completions.create({
-    model: 'media',
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'Transcribe audio to text' }, { type: 'input_audio', input_audio: { data: b64, format: 'wav' } }] }],
-    max_tokens: f.nPredict,
-    temperature: 0,
-    stream: true,
-  });
+  const stream = await client.chat.completions.create({ ...fixtureChat(f), stream: true });
   let text = '';
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
   assert.is(text, want.text);

@@ -15,7 +15,7 @@ import { bufferSource } from '../src/engine/gguf/source.ts';
 import { startEngine } from '../src/host/start.ts';
 import { mediaFile } from './fixtures/multimodal/inputs.ts';
 import { bin, buildIntoTemp, freePort, startChild, waitForHttp, type Child } from './helpers/hosts.ts';
-import { dataUrl, libraryAnswer, mediaFixture, writeMediaModels } from './helpers/media-model.ts';
+import { fixtureChat, libraryAnswer, mediaFixture, writeMediaModels } from './helpers/media-model.ts';
 
 const wd = suite('workerd: images and audio through the openai client');
 let root = '';
@@ -50,12 +50,7 @@ wd.after(async () => {
 wd('chat with an image part', async () => {
   const f = mediaFixture('image-100x70');
   const want = await libraryAnswer(library, f.prompt, f.media, f.nPredict);
-  const chat = await client.chat.completions.create({
-    model: 'media',
-    messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: dataUrl(f.media[0]) } }, { type: 'text', text: 'describe it' }] }],
-    max_tokens: f.nPredict,
-    temperature: 0,
-  });
+  const chat = await client.chat.completions.create(fixtureChat(f));
   assert.is(chat.choices[0].message.content, want.text);
   assert.is(chat.usage?.prompt_tokens, want.promptTokens);
 });
@@ -63,12 +58,7 @@ wd('chat with an image part', async () => {
 wd('chat with an input_audio part', async () => {
   const f = mediaFixture('audio-1s');
   const want = await libraryAnswer(library, f.prompt, f.media, f.nPredict);
-  const chat = await client.chat.completions.create({
-    model: 'media',
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'Transcribe audio to text' }, { type: 'input_audio', input_audio: { data: Buffer.from(mediaFile(f.media[0]).bytes).toString('base64'), format: 'wav' } }] }],
-    max_tokens: f.nPredict,
-    temperature: 0,
-  });
+  const chat = await client.chat.completions.create(fixtureChat(f));
   assert.is(chat.choices[0].message.content, want.text);
 });
 

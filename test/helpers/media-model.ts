@@ -4,6 +4,7 @@
  * generation through the library API that HTTP answers are compared with.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChatCompletionContentPart, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSampling, type Engine, type MediaSpan } from '../../src/engine/api.ts';
@@ -87,4 +88,17 @@ export async function libraryAnswer(engine: Engine, prompt: string, media: Media
     if (ev.type === 'token') tokens.push(ev.id);
   }
   return { text, tokens, promptTokens: layout.prompt.length };
+}
+
+/**
+ * The chat request for a one-medium fixture as the `openai` client sends it: an image part then a text part, or the
+ * transcription instruction then an input_audio part (the order libraryAnswer's prompt was laid out in).
+ */
+export function fixtureChat(f: MediaFixture): ChatCompletionCreateParamsNonStreaming {
+  const item = f.media[0];
+  const content: ChatCompletionContentPart[] =
+    item.kind === 'image'
+      ? [{ type: 'image_url', image_url: { url: dataUrl(item) } }, { type: 'text', text: 'describe it' }]
+      : [{ type: 'text', text: 'Transcribe audio to text' }, { type: 'input_audio', input_audio: { data: Buffer.from(mediaFile(item).bytes).toString('base64'), format: 'wav' } }];
+  return { model: 'media', messages: [{ role: 'user', content }], max_tokens: f.nPredict, temperature: 0 };
 }

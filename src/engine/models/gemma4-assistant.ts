@@ -13,7 +13,7 @@ import type { GgufFile } from '../gguf/reader.ts';
 import type { Kernels } from './kernels.ts';
 import { bindWeight, metaNumber, ModelError, requireTensor, type KvCache, type Weight } from './model.ts';
 import { readGemma4Config, type Gemma4Config } from './gemma4-config.ts';
-import type { Gemma4Model } from './gemma4.ts';
+import type { Gemma4LayerWeights, Gemma4Model } from './gemma4.ts';
 import { ropeCosSin } from './rope.ts';
 
 const ARCH = 'gemma4-assistant';
@@ -93,19 +93,8 @@ export function gemma4AssistantTensorNames(c: Gemma4AssistantConfig): string[] {
   return names;
 }
 
-interface AssistantLayerWeights {
-  attnNorm: Weight;
-  wq: Weight;
-  qNorm: Weight;
-  wo: Weight;
-  postAttnNorm: Weight;
-  ffnNorm: Weight;
-  ffnGate: Weight;
-  ffnUp: Weight;
-  ffnDown: Weight;
-  postFfwNorm: Weight;
-  outScale: number;
-}
+/** An assistant layer has the target's layer weights, less K/V (it reads the target's cache) and the per-layer inputs. */
+type AssistantLayerWeights = Pick<Gemma4LayerWeights, 'attnNorm' | 'wq' | 'qNorm' | 'wo' | 'postAttnNorm' | 'ffnNorm' | 'ffnGate' | 'ffnUp' | 'ffnDown' | 'postFfwNorm'> & { outScale: number };
 
 export class Gemma4Assistant {
   readonly nVocab: number;

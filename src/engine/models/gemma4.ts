@@ -44,7 +44,7 @@ const pad32 = (n: number) => Math.ceil(n / 32) * 32;
 /** Logit rows the head computes per matmul: the logits scratch stays small when maxBatch is large (image blocks). */
 const HEAD_CHUNK = 64;
 
-interface Gemma4LayerWeights {
+export interface Gemma4LayerWeights {
   attnNorm: Weight;
   wq: Weight;
   qNorm: Weight;
