@@ -289,6 +289,44 @@ const matmul: Check = {
   },
 };
 
+/** The multi-column Q4_0 tile (4 rows x up to 4 columns, matmul_q.c) and its edges: row counts that leave 1..3 rows
+ * over, thread ranges starting at rows not divisible by 4 (33 rows over 3 and 5 threads), column counts with a
+ * remainder tile of 1..3, and block counts 1, 5 and 32. */
+const matmulTiles: Check = {
+  name: 'matmul row x column tiles: SIMD == scalar twin == 3 and 5 threads == one column at a time',
+  run(h) {
+    const fails: Failures = [];
+    const r = rng(12);
+    const split5 = new CoreOps(h.core, new SequentialExecutor(h.core.exports, 5));
+    for (const t of [WeightType.Q4_0, WeightType.Q8_0, WeightType.Q4_1]) {
+      for (const k of [32, 160, 1024]) {
+        for (const nRows of [13, 33]) {
+          for (const nCols of [2, 4, 5, 9]) {
+            const w = weights(r, t, k, nRows), x = activations(r, k * nCols);
+            const wp = put(h.core, w), xp = put(h.core, x), n = nRows * nCols;
+            const y = [0, 1, 2, 3].map(() => h.core.alloc(4 * n));
+            h.simd.matmul(t, wp, k, nRows, xp, nCols, y[0]);
+            h.ref.matmul(t, wp, k, nRows, xp, nCols, y[1]);
+            h.split.matmul(t, wp, k, nRows, xp, nCols, y[2]);
+            split5.matmul(t, wp, k, nRows, xp, nCols, y[3]);
+            const tag = `${typeName[t]} k=${k} rows=${nRows} n_cols=${nCols}`;
+            const ys = h.core.f32(y[0], n).slice();
+            expectSame(fails, `${tag} SIMD vs scalar`, ys, h.core.f32(y[1], n));
+            expectSame(fails, `${tag} 3 threads`, ys, h.core.f32(y[2], n));
+            expectSame(fails, `${tag} 5 threads`, ys, h.core.f32(y[3], n));
+            const y1 = h.core.alloc(4 * nRows);
+            for (let j = 0; j < nCols; j++) {
+              h.simd.matmul(t, wp, k, nRows, xp + 4 * k * j, 1, y1);
+              expectSame(fails, `${tag} column ${j} alone`, h.core.f32(y1, nRows), ys.subarray(j * nRows, (j + 1) * nRows));
+            }
+          }
+        }
+      }
+    }
+    return fails;
+  },
+};
+
 const getRows: Check = {
   name: 'get_rows: SIMD == scalar twin == spec dequantization, bit for bit',
   run(h) {
@@ -722,7 +760,7 @@ const stacks: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
+export const checks: Check[] = [quantizeAct, matmul, matmulTiles, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {

@@ -13,7 +13,12 @@
  * subtract 8 * (block sum of the activation) afterwards, because the relaxed dot is exact only with a second
  * operand in 0..127 (research/runtimes.md Q1).
  * A row is streamed once for all columns: each group of 4 blocks is unpacked once and dotted with up to TILE
- * columns; a single column takes a direct path that keeps everything in registers. */
+ * columns; a single column takes a direct path that keeps everything in registers.
+ * Q4_0 with 2 or more columns (prefill, speculative verification, image blocks) goes by tiles of 4 rows x up to 4
+ * columns instead (q4_0_tile), and so does a single column on the fused path of the relaxed build: per block, each
+ * column's 4 row sums are gathered into one vector and the 4 (row, column) accumulators advance with one vector fma;
+ * rows left over (fewer than 4) take the row path. Independent
+ * (row, column) pairs are reordered freely, each pair keeps its block order, so every build gives the same bits. */
 #include "internal.h"
 
 #define TILE 8
@@ -127,9 +132,9 @@ INLINE struct q32_acc q32_acc_zero(void) {
     return acc;
 }
 
-INLINE float q32_acc_result(enum q32_type t, const struct q32_acc *acc, int fz) {
+INLINE float q32_acc_result(enum q32_type t, const struct q32_acc *acc) {
     if (t == T_Q4_0) return acc->s;
-    float h = acc8_hsum_fz(&acc->v, fz);
+    float h = acc8_hsum(&acc->v);
     return t == T_Q4_1 ? h + acc->s : h;
 }
 
@@ -196,7 +201,7 @@ INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, cons
         q32_accumulate(t, &acc, lo, hi, 4, dw, mw, x, g, fz);
     }
     if (nb % 4) q32_tail(t, &acc, row + (size_t)nfull * 4 * bb, nb % 4, x, nfull, fz);
-    return q32_acc_result(t, &acc, fz);
+    return q32_acc_result(t, &acc);
 }
 
 /* Up to TILE columns: each group of 4 blocks is unpacked once into a buffer, then dotted with every column. */
@@ -224,34 +229,116 @@ INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const
     }
     if (nb % 4)
         for (uint32_t j = 0; j < jn; j++) q32_tail(t, &acc[j], row + (size_t)nfull * 4 * bb, nb % 4, &xs[j], nfull, fz);
-    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = q32_acc_result(t, &acc[j], fz);
+    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = q32_acc_result(t, &acc[j]);
 }
 
-/* Q4_0 on the fused path, 4 * ng rows (ng 1 or 2) against one column: block by block, each four rows' block sums
- * are gathered into one vector (lane i: row i) and their four fma chains advance with one fused multiply-add. Each
- * row sees exactly the operations of q32_row_dot1 in the same order (integer sums are exact, d = d_w * d_x per
- * element), so the same bits. A single row is bound by its serial fma chain there (measured 4.5 -> 5.3 GB/s single
- * thread); with the emulated fma, gathering rows measured no gain, so the emulating path keeps one row at a time. */
-INLINE void q4_0_rows_fused(const uint8_t *row, size_t rstride, uint32_t nb, const struct act_q8 *x, float *y, uint32_t ng) {
-    v128 acc[2] = { wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f) };
-    volatile v128 sink;
+/* Block b of one row (unpacked) against one column, for q4_0_sum4: baseline build 4 int32 lanes summing to the
+ * block's unsigned-nibble dot; relaxed build 8 int16 lanes, each the sum of 4 products. i16x8.relaxed_dot (one
+ * pmaddubsw on x86) cannot saturate here, a pair of products is at most 2 * 15 * 127, and keeping int16 until
+ * q4_0_sum4 saves the widening (the i32x4 form of the relaxed dot costs 3 instructions in V8, this one 1). */
+INLINE v128 q4_0_dot_tile(const v128 w[NV], const struct act_q8 *xa, uint32_t b) {
+#if RELAXED
+    const act_t *x = xa->qs + 32 * b;
+    return wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(ld(x), w[0]), wasm_i16x8_relaxed_dot_i8x16_i7x16(ld(x + 16), w[1]));
+#else
+    v128 lo, hi;
+    q32_dot(T_Q4_0, w, xa, b, &lo, &hi);
+    return wasm_i32x4_add(lo, hi);
+#endif
+}
+
+/* The 4 rows' block sums (lane i: row i) from their q4_0_dot_tile vectors. Relaxed build: the rows are interleaved
+ * and added as int16 twice (a lane then holds 8, then 16 products: at most 16 * 15 * 128 < 2^15, exact) and widened
+ * with one i32x4.dot against ones, instead of one widening per row. The shuffles are the ones V8 emits as a single
+ * unpack instruction. */
+INLINE v128 q4_0_sum4(const v128 v[4]) {
+#if RELAXED
+    v128 t01 = wasm_i16x8_add(wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7));
+    v128 t23 = wasm_i16x8_add(wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7));
+    v128 t = wasm_i16x8_add(wasm_i32x4_shuffle(t01, t23, 0, 1, 4, 5), wasm_i32x4_shuffle(t01, t23, 2, 3, 6, 7));
+    return wasm_i32x4_dot_i16x8(t, wasm_i16x8_splat(1));
+#else
+    return i32x4_sum4(v[0], v[1], v[2], v[3]);
+#endif
+}
+
+/* Q4_0, 4 rows x nc columns (nc 1..4, a constant at each call so the accumulators stay in registers): block by
+ * block, the 4 rows are unpacked once and dotted with every column; a column's 4 block sums are gathered into one
+ * vector (lane i: row i) and its 4 accumulators (one f32x4) advance together. Per (row, column) the operations are
+ * exactly q32_row_dot1's, in the same block order: the integers are exact, d = d_w * d_x is the same f32 product,
+ * and acc = fma((float)sumi, d, acc) is the same exact fma (fused, or emulated as fma_f32: (double)sumi * d is exact
+ * in f64, then one f64 add and the rounding to f32, with the halfway fix). Only the order between independent
+ * (row, column) pairs changes. A single pair's emulated chain (promote, f64 add, demote: ~13 cycles a block) bounds
+ * a row at a time; here a block has 2 * nc independent f64x2 chains with the integer work of 4 * nc dots between.
+ * The accumulators stay f32x4 between blocks (demoted, then promoted again at the next block) on purpose: clang
+ * folds an f64x2 demote-then-promote into 2 scalar round trips (extract, demote, promote, replace), several times the
+ * cost; the loop-carried f32x4 keeps the vector conversions. */
+INLINE void q4_0_tile(const uint8_t *row, size_t rstride, uint32_t nb, const struct act_q8 *xs, uint32_t nc,
+                      float *y, uint32_t y_stride, int fz) {
+    v128 acc[4];
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t c = 0; c < nc; c++) acc[c] = wasm_f32x4_splat(0.0f);
     for (uint32_t b = 0; b < nb; b++) {
-        for (uint32_t gi = 0; gi < ng; gi++) {
-            const uint8_t *blk = row + 4 * gi * rstride + (size_t)b * 18;
+        const uint8_t *blk = row + (size_t)b * 18;
+        v128 w[4][NV];
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t i = 0; i < 4; i++) q32_unpack(T_Q4_0, blk + i * rstride, w[i]);
+        v128 dw = fp16x4_strided(blk, (uint32_t)rstride);
+        v128 p[4][2], a[4][2], s[4][2], half = wasm_i32x4_splat(0);
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t c = 0; c < nc; c++) {
             v128 v[4];
-            for (uint32_t i = 0; i < 4; i++) {
-                v128 w[NV], lo, hi;
-                q32_unpack(T_Q4_0, blk + i * rstride, w);
-                q32_dot(T_Q4_0, w, x, b, &lo, &hi);
-                v[i] = wasm_i32x4_add(lo, hi);
-                PIN(sink, v[i]);
+            _Pragma("clang loop unroll(full)")
+            for (uint32_t i = 0; i < 4; i++) v[i] = q4_0_dot_tile(w[i], &xs[c], b);
+            v128 sums = wasm_i32x4_sub(q4_0_sum4(v), wasm_i32x4_shl(wasm_v128_load32_splat(xs[c].bsum + b), 3));
+            v128 d = wasm_f32x4_mul(dw, wasm_f32x4_splat(xs[c].d[b]));
+            if (fz) {
+                acc[c] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(sums), d, acc[c]);
+                continue;
             }
-            v128 sums = wasm_i32x4_sub(i32x4_sum4(v[0], v[1], v[2], v[3]), wasm_i32x4_splat(x->bsum[b] * 8));
-            v128 d = wasm_f32x4_mul(fp16x4_strided(blk, (uint32_t)rstride), wasm_f32x4_splat(x->d[b]));
-            acc[gi] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(sums), d, acc[gi]);
+            /* |sumi| < 2^15: exact as f64 straight from the int32 lanes */
+            p[c][0] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(sums), f32x4_lo_f64(d));
+            p[c][1] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(sums, sums, 2, 3, 2, 3)), f32x4_hi_f64(d));
+            a[c][0] = f32x4_lo_f64(acc[c]);
+            a[c][1] = f32x4_hi_f64(acc[c]);
+            s[c][0] = wasm_f64x2_add(p[c][0], a[c][0]);
+            s[c][1] = wasm_f64x2_add(p[c][1], a[c][1]);
+            /* the halfway test needs only the low 32 bits of each f64: both halves' in one vector */
+            half = wasm_v128_or(half, wasm_i32x4_eq(wasm_v128_and(wasm_i32x4_shuffle(s[c][0], s[c][1], 0, 2, 4, 6),
+                                                                  wasm_i32x4_splat(F64_LOW29)), wasm_i32x4_splat(F64_HALF)));
+        }
+        if (fz) continue;
+        /* one test for the whole tile (the fix leaves the other lanes as they are). Exact halfway sums are common
+         * enough (random weights: some lane of a 4 x 4 tile in a good share of blocks) that this branch costs ~25%
+         * of the emulated tile (measured against no fix at all); per-column tests, an exactness filter
+         * (halfway and TwoSum error != 0) or a deferred recompute of the tile all measured no better. */
+        if (__builtin_expect(wasm_v128_any_true(half), 0))
+            _Pragma("clang loop unroll(full)")
+            for (uint32_t c = 0; c < nc; c++)
+                for (uint32_t h = 0; h < 2; h++) s[c][h] = f64x2_fma_fix(p[c][h], a[c][h], s[c][h]);
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t c = 0; c < nc; c++) acc[c] = f64x2x2_to_f32x4(s[c][0], s[c][1]);
+    }
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t c = 0; c < nc; c++) wasm_v128_store(y + (size_t)c * y_stride, acc[c]);
+}
+
+/* 4 rows from w against all columns, 4 columns at a time, the last 1..3 in one narrower tile (the rows, 4 * rb bytes,
+ * stay in cache across the column groups). */
+INLINE void q4_0_tiles(const uint8_t *w, size_t rb, uint32_t nb, const uint8_t *xq, uint32_t col, uint32_t k,
+                       uint32_t n_cols, float *y, uint32_t y_stride, int fz) {
+    for (uint32_t j0 = 0; j0 < n_cols; j0 += 4) {
+        uint32_t jn = min_u32(4, n_cols - j0);
+        struct act_q8 xs[4];
+        for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
+        float *yj = y + (size_t)j0 * y_stride;
+        switch (jn) {
+        case 4: q4_0_tile(w, rb, nb, xs, 4, yj, y_stride, fz); break;
+        case 3: q4_0_tile(w, rb, nb, xs, 3, yj, y_stride, fz); break;
+        case 2: q4_0_tile(w, rb, nb, xs, 2, yj, y_stride, fz); break;
+        default: q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz); break;
         }
     }
-    for (uint32_t gi = 0; gi < ng; gi++) wasm_v128_store(y + 4 * gi, acc[gi]);
 }
 
 INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz) {
@@ -259,19 +346,13 @@ INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, e
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
-    if (t == T_Q4_0 && fz) { /* eight or four rows at a time (q4_0_rows_fused), the rest one by one below */
+    /* 4 rows x up to 4 columns (q4_0_tile), the last rows one by one below; one column too on the fused path, where
+     * four rows' chains in one vector beat a row at a time (relaxed decode 5.3-5.5 -> 5.8 GB/s) and the emulated
+     * path measured no gain */
+    if (t == T_Q4_0 && (a->n_cols > 1 || fz)) {
         size_t rb = (size_t)nb * bb;
-        for (; r0 + 4 <= r1; r0 += 8) {
-            uint32_t ng = r0 + 8 <= r1 ? 2 : 1;
-            for (uint32_t j = 0; j < a->n_cols; j++) {
-                struct act_q8 x = act_q8_view(xq + (size_t)j * col, k);
-                const uint8_t *w = (const uint8_t *)(uintptr_t)a->w + r0 * rb;
-                float *yj = y + (size_t)j * a->y_stride + r0;
-                if (ng == 2) q4_0_rows_fused(w, rb, nb, &x, yj, 2);
-                else q4_0_rows_fused(w, rb, nb, &x, yj, 1);
-            }
-            if (ng == 1) { r0 += 4; break; }
-        }
+        for (; r0 + 4 <= r1; r0 += 4)
+            q4_0_tiles((const uint8_t *)(uintptr_t)a->w + r0 * rb, rb, nb, xq, col, k, a->n_cols, y + r0, a->y_stride, fz);
     }
     if (a->n_cols == 1) {
         struct act_q8 x = act_q8_view(xq, k);
