@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Core, CoreError, CoreOps, InlineExecutor, WeightType, weightTraits } from '../src/core/index.ts';
-import { readNodeCoreModule } from '../src/core/node.ts';
-import { checks, harness } from './kernel-checks.ts';
+import { nodeCoreBuild, readNodeCoreModule } from '../src/core/node.ts';
+import { checks, crossBuildMatmul, harness } from './kernel-checks.ts';
 
 const h = harness(readNodeCoreModule('baseline'), 'baseline');
 
@@ -34,7 +34,24 @@ test('ops reject bad arguments with a CoreError', () => {
   assert.throws(() => core.reserve(5 * 2 ** 30), (e: unknown) => e instanceof CoreError && /4 GiB/.test((e as Error).message));
 });
 
-test('relaxed build: the same checks pass under Deno (Node 20 cannot run relaxed SIMD)', () => {
+// Node runs the relaxed build behind V8's flag once its self-test passes (src/core/node.ts): the same checks, in
+// this process, and bit-identical matmuls with the baseline build
+test('Node picks the relaxed build here, and its integer dot self-test passes', () => {
+  assert.is(nodeCoreBuild(), 'relaxed');
+  assert.is(new Core(readNodeCoreModule('relaxed')).exports.hearth_relaxed_selftest(), 1);
+  assert.is(h.core.exports.hearth_relaxed_selftest(), 0, 'the baseline build has no relaxed ops');
+});
+
+const relaxedOnNode = nodeCoreBuild() === 'relaxed' ? harness(readNodeCoreModule('relaxed'), 'relaxed') : undefined;
+for (const check of [...checks, { name: 'relaxed and baseline matmuls agree bit for bit', run: (r: typeof h) => crossBuildMatmul(r, h) }]) {
+  test(`relaxed on Node ${check.name}`, () => {
+    assert.ok(relaxedOnNode, 'Node did not take the relaxed build');
+    const fails = check.run(relaxedOnNode);
+    assert.equal(fails.slice(0, 10), [], `${fails.length} failures`);
+  });
+}
+
+test('relaxed build: the same checks pass under Deno', () => {
   const deno = 'node_modules/.bin/deno';
   assert.ok(existsSync(deno), 'node_modules/.bin/deno is missing (npm install)');
   const run = spawnSync(deno, ['run', '-A', 'test/relaxed-check.ts'], { encoding: 'utf8', timeout: 300_000 });

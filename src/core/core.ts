@@ -13,6 +13,8 @@ export interface CoreExports {
   hearth_attention_scratch_bytes(nCells: number, headDimK: number, headDimV: number): number;
   hearth_run(op: number, args: number, ith: number, nth: number): void;
   hearth_run_ref(op: number, args: number, ith: number, nth: number): void;
+  /** 1 when the relaxed build's integer dot is exact on this runtime (0 in the baseline build). */
+  hearth_relaxed_selftest(): number;
   __heap_base: WebAssembly.Global;
   __stack_pointer: WebAssembly.Global;
 }
@@ -23,8 +25,8 @@ const MAX_PAGES = 65536;
 const MIN_PAGES = 32;
 
 /**
- * The build for this runtime. Node 20 validates relaxed SIMD behind a flag but computes its dot product wrong, so
- * Node gets the baseline; Deno and workerd (and wrangler dev) get the relaxed build (research/runtimes.md Q1).
+ * The build for this runtime, as far as it can be told without compiling anything: Deno and workerd (and wrangler
+ * dev) have relaxed SIMD; elsewhere the baseline. On Node, src/core/node.ts goes further (relaxed SIMD behind a flag).
  */
 export function detectCoreBuild(): CoreBuild {
   const g = globalThis as { Deno?: unknown; navigator?: { userAgent?: string }; process?: { versions?: { node?: string } } };

@@ -193,6 +193,16 @@ INLINE float f32x8_hsum_ref(const float l[8]) {
     return (r0 + r2) + (r1 + r3);
 }
 
+#if RELAXED
+/* Four int32 lanes, lane i the sum of a*b over bytes 4i..4i+3, for a signed and b in 0..127: i16x8.relaxed_dot
+ * (pairs, at most 2 * 128 * 127 < 2^15, so x86's saturating pmaddubsw is exact) widened pairwise. Not the one-op
+ * i32x4.relaxed_dot_i8x16_i7x16_add: V8 11 (Node 20, behind its flag) computes that one wrong, and V8 lowers it to
+ * three instructions anyway (research/runtimes.md Q1; hearth_relaxed_selftest checks this one). */
+INLINE v128 dot_i8_u7(v128 a, v128 b) {
+    return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_relaxed_dot_i8x16_i7x16(a, b));
+}
+#endif
+
 /* ---- the fused path of the relaxed build ----
  * V8 lowers f32x4.relaxed_madd to a real vfmadd on x86 CPUs with FMA3, which is exactly llama.cpp's FMA, one
  * instruction instead of the emulation above; elsewhere it may be a multiply and an add. fma_fused() runs a one-time

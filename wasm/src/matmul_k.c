@@ -143,7 +143,7 @@ INLINE void or_bit4(v128 *w, int i, v128 q, int b) {
 /* i32x4 partial of the 16 products of elements 16i..16i+15. */
 INLINE v128 dot16(const v128 *w, int i, const act_t *x) {
 #if RELAXED
-    return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 16 * i), w[i], wasm_i32x4_splat(0));
+    return dot_i8_u7(ld(x + 16 * i), w[i]);
 #else
     return wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2 * i], ld(x + 16 * i)), wasm_i32x4_dot_i16x8(w[2 * i + 1], ld(x + 16 * i + 8)));
 #endif

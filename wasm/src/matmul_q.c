@@ -113,8 +113,8 @@ INLINE void q32_dot(enum q32_type t, const v128 w[NV], const struct act_q8 *xa, 
 #if RELAXED
     if (t != T_Q8_0) {
         const act_t *x = xa->qs + 32 * b;
-        *lo = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x), w[0], wasm_i32x4_splat(0));
-        *hi = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ld(x + 16), w[1], wasm_i32x4_splat(0));
+        *lo = dot_i8_u7(ld(x), w[0]);
+        *hi = dot_i8_u7(ld(x + 16), w[1]);
         return;
     }
 #endif

@@ -38,6 +38,35 @@ int fma_fused(void) {
 int fma_fused(void) { return 0; }
 #endif
 
+/* 1 when the relaxed integer dot the kernels use (dot_i8_u7) gives exact sums here, on the extremes of its operand
+ * ranges and mixed signs; 0 in the baseline build. The host runs it before choosing the relaxed build where relaxed
+ * SIMD is an experimental flag (Node 20). */
+EXPORT(hearth_relaxed_selftest) uint32_t hearth_relaxed_selftest(void) {
+#if RELAXED
+    static volatile int8_t a[64];
+    static volatile uint8_t b[64];
+    for (int i = 0; i < 64; i++) {
+        a[i] = (int8_t)(i < 16 ? -128 : i < 32 ? 127 : (i * 37) % 256 - 128);
+        b[i] = (uint8_t)(i < 32 ? 127 : (i * 53) % 128);
+    }
+    for (int v = 0; v < 4; v++) {
+        int8_t av[16];
+        uint8_t bv[16];
+        for (int i = 0; i < 16; i++) { av[i] = a[16 * v + i]; bv[i] = b[16 * v + i]; }
+        int32_t got[4];
+        wasm_v128_store(got, dot_i8_u7(wasm_v128_load(av), wasm_v128_load(bv)));
+        for (int l = 0; l < 4; l++) {
+            int32_t want = 0;
+            for (int k = 0; k < 4; k++) want += av[4 * l + k] * bv[4 * l + k];
+            if (got[l] != want) return 0;
+        }
+    }
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /* 1 when this core's kernels use a hardware fused multiply-add (relaxed build on an FMA3 CPU), for the host to log. */
 EXPORT(hearth_fma_fused) uint32_t hearth_fma_fused(void) { return (uint32_t)fma_fused(); }
 
