@@ -15,6 +15,7 @@ import { layoutByHand } from '../test/helpers/media-model.ts';
 import { fileSource } from '../src/host/node/file-source.ts';
 import { loadFile } from '../test/helpers/models.ts';
 import { bigDir, gemma4_12bMediaPath, mmproj12bPath } from './big-files.ts';
+import { nodeCoreBuild } from '../src/core/node.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +35,7 @@ const cols = 40, rows = Math.ceil(imageTokens / cols);
 const png = encodePng(48 * cols, 48 * rows, testPicture(48 * cols, 48 * rows, 1));
 const seconds = Number(values.seconds);
 const wav = encodeWav(testSound(16000 * seconds, 1), 16000);
-console.log(`model ${modelPath}\nmmproj ${mmprojPath}\nimage ${48 * cols}×${48 * rows} PNG (${png.length} bytes), audio ${seconds} s WAV`);
+console.log(`model ${modelPath} (core ${nodeCoreBuild()} build)\nmmproj ${mmprojPath}\nimage ${48 * cols}×${48 * rows} PNG (${png.length} bytes), audio ${seconds} s WAV`);
 
 for (const threads of values.threads.split(',').map(Number)) {
   const t0 = performance.now();

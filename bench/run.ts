@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { getLlama } from 'node-llama-cpp';
-import { readNodeCoreModule } from '../src/core/node.ts';
+import { nodeCoreBuild, readNodeCoreModule } from '../src/core/node.ts';
 import { defaultSampling } from '../src/engine/api.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import { loadModel } from '../src/engine/load.ts';
@@ -107,7 +107,7 @@ async function benchLlamaCpp(prompt: number[]) {
   return { loadMs, prefill: median(prefill), decode: median(decode) };
 }
 
-console.log(`model ${modelPath}\nthreads ${threads}, prompt ${P} tokens, generate ${G}, medians of ${reps}`);
+console.log(`model ${modelPath}\ncore ${nodeCoreBuild()} build, threads ${threads}, prompt ${P} tokens, generate ${G}, medians of ${reps}`);
 const h = await benchHearth();
 console.log(`hearth      load ${h.loadMs.toFixed(0)} ms  prefill ${h.prefill.toFixed(1)} tok/s  decode ${h.decode.toFixed(1)} tok/s`);
 if (!values['skip-llamacpp']) {

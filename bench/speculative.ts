@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { defaultSampling, type SpeculativeOptions } from '../src/engine/api.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import { loadFile, sharedModel } from '../test/helpers/models.ts';
+import { nodeCoreBuild } from '../src/core/node.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, reps: { type: 'string', default: '5' } } });
 const reps = Number(values.reps);
@@ -17,7 +18,7 @@ const path = values.model ?? sharedModel('stories260K.gguf');
 const model = await loadFile(path);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-console.log(`model ${path}`);
+console.log(`model ${path} (core ${nodeCoreBuild()} build)`);
 console.log('\nverification cost of a k-token draft (one forward of 1 + k tokens) vs a 1-token step');
 const kv = model.arch.createKv(512);
 const base = model.tokenizer.encode('Once upon a time there was a little girl');
