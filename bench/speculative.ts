@@ -1,5 +1,5 @@
 /**
- * npx tsx bench/speculative.ts [--model FILE] [--reps R]
+ * npx tsx bench/speculative.ts [--model FILE] [--reps R] [--verify-only]  (verify-only: part 1 alone, for big models)
  *
  * 1. Verification cost: one target forward over 1 + k tokens (a k-token draft) vs a 1-token step, k = 1..4 — the
  *    reason speculation pays: a step streams the weights once however many columns it scores.
@@ -12,7 +12,9 @@ import { createEngine } from '../src/engine/engine.ts';
 import { loadFile, sharedModel } from '../test/helpers/models.ts';
 import { nodeCoreBuild } from '../src/core/node.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, reps: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { model: { type: 'string' }, reps: { type: 'string', default: '5' }, 'verify-only': { type: 'boolean', default: false } },
+});
 const reps = Number(values.reps);
 const path = values.model ?? sharedModel('stories260K.gguf');
 const model = await loadFile(path);
@@ -39,6 +41,10 @@ for (let k = 1; k <= 4; k++) {
   console.log(`  k=${k} (${1 + k} tokens): ${t.toFixed(3)} ms = ${(t / one).toFixed(2)}× a 1-token step (${k + 1}× if it were sequential)`);
 }
 
+if (values['verify-only']) {
+  await model.close();
+  process.exit(0);
+}
 console.log('\nn-gram drafting on a repetitive prompt (greedy, 128 tokens)');
 const engine = createEngine(model, { slots: 1, contextPerSlot: 512 });
 const prompt = engine.tokenize(
