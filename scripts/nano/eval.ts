@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   const engine = createEngine(model, { slots: 1, contextPerSlot: 512 });
   try {
     const rep = await evaluate(engine, model.tokenizer, examples, baseDir, (r) => {
-      if (values.verbose || !r.ok) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.id} ${r.task}: ${JSON.stringify(r.output)} (want ${JSON.stringify(r.answer)})`);
+      if (values.verbose || !r.ok) console.log(`${r.ok ? 'right' : 'wrong'} ${r.id} ${r.task}: ${JSON.stringify(r.output)} (want ${JSON.stringify(r.answer)})`);
     });
     printReport(rep);
     console.log(`evaluated ${rep.results.length} prompts in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
