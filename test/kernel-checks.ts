@@ -327,6 +327,64 @@ const matmulTiles: Check = {
   },
 };
 
+/**
+ * The one case the exact fused multiply-add emulation exists for (internal.h: fma_f32, f64x2_fma_fix), which random
+ * data almost never reaches: a block term whose exact sum with the accumulator lies just above a halfway point
+ * between two floats, while its f64 sum lands exactly on it. Q4_0 row · column over 2 blocks:
+ *   block 1: sumi 512, d = 16 · 1024 = 2^14, so acc = 2^23;
+ *   block 2: sumi 20857, d = (1366 · 2^-18) · (1206 · 2^-18) = 4 · 683 · 603 · 2^-36, so the term is
+ *            20857 · 683 · 603 · 2^-34 = (2^33 + 1) · 2^-34 = 2^-1 + 2^-34.
+ * fma(term, acc) = round(2^23 + 0.5 + 2^-34) = 2^23 + 1; rounding twice (f64 drops the 2^-34, then ties go to even)
+ * would give 2^23. The answer comes from arithmetic, not from a kernel: every path must give 8388609 (single row
+ * and column, 4-row tiles, several columns, threads; in the relaxed build the hardware FMA gives it too).
+ */
+const fmaHalfway: Check = {
+  name: 'matmul: an inexact halfway block sum rounds as a fused multiply-add (crafted Q4_0)',
+  run(h) {
+    const fails: Failures = [];
+    const k = 64;
+    const block = (dBits: number, nibbles: number[]) => {
+      const b = new Uint8Array(18);
+      b[0] = dBits & 0xff;
+      b[1] = dBits >> 8;
+      for (let j = 0; j < 16; j++) b[2 + j] = nibbles[j] | (nibbles[j + 16] << 4);
+      return b;
+    };
+    // weights n (the value is n - 8) and activation quants q, element by element
+    const n1 = new Array(32).fill(8), q1 = new Array(32).fill(0);
+    n1[0] = 0; q1[0] = -64; // -8 * -64 = 512
+    q1[1] = 127; // sets the block's scale (amax / 127 = 1024); its weight is 0
+    const n2 = new Array(32).fill(8), q2 = new Array(32).fill(0);
+    for (let i = 0; i < 20; i++) { n2[i] = 0; q2[i] = -127; } // 20 * 1016 = 20320
+    n2[20] = 12; q2[20] = 127; // + 508
+    n2[21] = 9; q2[21] = 29; // + 29 = 20857
+    const row = new Uint8Array(36);
+    row.set(block(0x4c00 /* f16 16 */, n1), 0);
+    row.set(block((7 << 10) | (1366 - 1024) /* f16 1366 * 2^-18 */, n2), 18);
+    const dx1 = 1024, dx2 = 1206 * 2 ** -18;
+    const col = new Float32Array(k);
+    for (let i = 0; i < 32; i++) { col[i] = q1[i] * dx1; col[32 + i] = q2[i] * dx2; }
+    const want = 2 ** 23 + 1;
+    for (const nRows of [1, 4, 5, 8]) {
+      const w = new Uint8Array(36 * nRows);
+      for (let r = 0; r < nRows; r++) w.set(row, 36 * r);
+      for (const nCols of [1, 2, 4, 5]) {
+        const x = new Float32Array(k * nCols);
+        for (let j = 0; j < nCols; j++) x.set(col, j * k);
+        const wp = put(h.core, w), xp = put(h.core, x), n = nRows * nCols;
+        for (const [name, ops] of [['SIMD', h.simd], ['scalar twin', h.ref], ['3 threads', h.split]] as const) {
+          const y = h.core.alloc(4 * n);
+          ops.matmul(WeightType.Q4_0, wp, k, nRows, xp, nCols, y);
+          const got = h.core.f32(y, n);
+          const bad = got.findIndex((v) => v !== want);
+          if (bad >= 0) fails.push(`${name} rows=${nRows} n_cols=${nCols} [${bad}]: ${got[bad]} (want ${want})`);
+        }
+      }
+    }
+    return fails;
+  },
+};
+
 const getRows: Check = {
   name: 'get_rows: SIMD == scalar twin == spec dequantization, bit for bit',
   run(h) {
@@ -760,7 +818,7 @@ const stacks: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, matmulTiles, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
+export const checks: Check[] = [quantizeAct, matmul, matmulTiles, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {
