@@ -46,8 +46,8 @@ export function readNodeCoreModule(build: CoreBuild = nodeCoreBuild()): WebAssem
 }
 
 function compile(build: CoreBuild): WebAssembly.Module {
-  const deno = (globalThis as { Deno?: unknown }).Deno !== undefined;
-  if (build === 'relaxed' && !deno) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  // where relaxed SIMD is not on by default (Node), the flag must be set before the module compiles
+  if (build === 'relaxed' && detectCoreBuild() === 'baseline') setFlagsFromString('--experimental-wasm-relaxed-simd');
   const url = coreWasmUrl(build);
   let bytes: Uint8Array<ArrayBuffer>;
   try {

@@ -130,8 +130,6 @@ INLINE v128 f64x2_fma_fix(v128 p, v128 c, v128 s) {
     v128 step = wasm_i64x2_sub(wasm_i64x2_splat(1), wasm_i64x2_shl(wasm_u64x2_shr(wasm_v128_xor(err, s), 63), 1));
     return wasm_i64x2_add(s, wasm_v128_and(step, wasm_v128_and(inexact, f64x2_halfway(s))));
 }
-/* Round f64 lanes to f32 precision (kept as f64). */
-INLINE v128 f64x2_round_f32(v128 s) { return wasm_f64x2_promote_low_f32x4(wasm_f32x4_demote_f64x2_zero(s)); }
 INLINE v128 f32x4_lo_f64(v128 v) { return wasm_f64x2_promote_low_f32x4(v); }
 INLINE v128 f32x4_hi_f64(v128 v) { return wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 2, 3)); }
 INLINE v128 f64x2x2_to_f32x4(v128 lo, v128 hi) {

@@ -17,8 +17,8 @@
  * Q4_0 with 2 or more columns (prefill, speculative verification, image blocks) goes by tiles of 4 rows x up to 4
  * columns instead (q4_0_tile), and so does a single column on the fused path of the relaxed build: per block, each
  * column's 4 row sums are gathered into one vector and the 4 (row, column) accumulators advance with one vector fma;
- * rows left over (fewer than 4) take the row path. Independent
- * (row, column) pairs are reordered freely, each pair keeps its block order, so every build gives the same bits. */
+ * rows left over (fewer than 4) take the row path. Independent (row, column) pairs are reordered freely, each pair
+ * keeps its block order, so every build gives the same bits. */
 #include "internal.h"
 
 #define TILE 8
