@@ -1,7 +1,7 @@
 /**
  * Weight-streaming speed of the core's matmul per weight type, single thread: GB/s of weight bytes read per
  * matmul call, for 1 and 8 activation columns (quantization of the activations excluded; it is timed apart).
- *   npx tsx bench/kernels.ts [--types q8_0,q4_0] [--mb 96] [--cols 1,8] [--reps 15] [--build baseline|relaxed]
+ *   npx tsx bench/kernels.ts [--types q8_0,q4_0] [--mb 96] [--k 4096] [--cols 1,8] [--reps 15] [--build baseline|relaxed]
  *   node_modules/.bin/deno run -A bench/kernels.ts --build relaxed
  * Matrices are ~96 MB (3x this machine's 32 MB L3) so the weights really come from memory. Reported: GB/s of the
  * best of --reps calls (the uncontended speed on a shared VM) and of the median.
@@ -23,7 +23,7 @@ const reps = Number(opt('reps') ?? 15);
 const core = new Core(readNodeCoreModule(build), { initialBytes: (mb + 64) << 20 });
 const ops = new CoreOps(core, new InlineExecutor(core.exports));
 
-const k = 4096;
+const k = Number(opt('k') ?? 4096);
 console.log(`hearth core ${build} build, single thread, k = ${k}, ~${mb} MB of weights per type`);
 for (const t of weightTraits.values()) {
   if (wanted && !wanted.includes(t.name.toLowerCase())) continue;

@@ -254,7 +254,8 @@ const matmul: Check = {
     for (const t of matmulTypes) {
       for (const k of shapesFor(t)) {
         for (const nCols of [1, 3, 8, 11]) {
-          const nRows = 7, w = weights(r, t, k, nRows), x = activations(r, k * nCols);
+          // one column over 130 rows: a pool takes rows in chunks of at least 64 (wasm/src/run.c), so 3 chunks
+          const nRows = nCols === 1 ? 130 : 7, w = weights(r, t, k, nRows), x = activations(r, k * nCols);
           const wp = put(h.core, w), xp = put(h.core, x);
           const y = [h.core.alloc(4 * nRows * nCols), h.core.alloc(4 * nRows * nCols), h.core.alloc(4 * nRows * nCols)];
           h.simd.matmul(t, wp, k, nRows, xp, nCols, y[0]);
@@ -290,7 +291,7 @@ const matmul: Check = {
 };
 
 /** The multi-column Q4_0 tile (4 rows x up to 4 columns, matmul_q.c) and its edges: row counts that leave 1..3 rows
- * over, thread ranges starting at rows not divisible by 4 (33 rows over 3 and 5 threads), column counts with a
+ * over, several row chunks for the threads to take (200 rows: chunks of 64, the last one of 8), column counts with a
  * remainder tile of 1..3, and block counts 1, 5 and 32. */
 const matmulTiles: Check = {
   name: 'matmul row x column tiles: SIMD == scalar twin == 3 and 5 threads == one column at a time',
@@ -300,7 +301,7 @@ const matmulTiles: Check = {
     const split5 = new CoreOps(h.core, new SequentialExecutor(h.core.exports, 5));
     for (const t of [WeightType.Q4_0, WeightType.Q8_0, WeightType.Q4_1]) {
       for (const k of [32, 160, 1024]) {
-        for (const nRows of [13, 33]) {
+        for (const nRows of [13, 33, 200]) {
           for (const nCols of [2, 4, 5, 9]) {
             const w = weights(r, t, k, nRows), x = activations(r, k * nCols);
             const wp = put(h.core, w), xp = put(h.core, x), n = nRows * nCols;

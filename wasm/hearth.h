@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define HEARTH_ABI_VERSION 2
+#define HEARTH_ABI_VERSION 3
 #define HEARTH_STACK_BYTES 65536
 
 /* ggml tensor type ids (spec gguf.md §2) */
@@ -73,8 +73,11 @@ struct args_quantize_act { uint32_t wtype, x, xq, k, n_cols; };
  * sum subtracted at the end). Details in matmul_q.c / matmul_k.c. F32/F16/BF16 follow ggml_vec_dot_{f32,f16,bf16}
  * exactly (4x8 lanes, the same reductions, leftovers in double for F16/BF16), except that F32 products are rounded
  * before the add (no FMA). The result for a column never depends on n_cols: llama.cpp's own batched paths differ
- * for F32/F16/BF16 (tinyBLAS) and Q4_K (its gemm adds one fma per 64 values), we keep its single-token numbers. */
-struct args_matmul { uint32_t wtype, w, k, n_rows, xq, n_cols, y, y_stride; };
+ * for F32/F16/BF16 (tinyBLAS) and Q4_K (its gemm adds one fma per 64 values), we keep its single-token numbers.
+ * next: the caller writes 0; the threads of a pool take chunks of rows from it (an atomic counter), so a thread on a
+ * slower core takes fewer rows instead of holding the others at the barrier. A row's result never depends on which
+ * thread or chunk computed it. */
+struct args_matmul { uint32_t wtype, w, k, n_rows, xq, n_cols, y, y_stride, next; };
 
 /* OP_MATMUL_TILED takes args_matmul too, for F32 and F16 weights with k a multiple of 8: the numerics of llama.cpp's
  * batched float gemm on x86 (llamafile tinyBLAS, 8 lanes of fma over k mod 8, then hsum_float_8), which it uses for

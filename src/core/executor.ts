@@ -7,7 +7,8 @@ import type { CoreExports } from './core.ts';
 export interface Executor {
   /** Threads an op is split over (per-thread scratch is sized by it). */
   readonly threads: number;
-  run(op: number, argsPtr: number): void;
+  /** serial: run the op on the calling thread alone (its work does not split). */
+  run(op: number, argsPtr: number, serial?: boolean): void;
 }
 
 export class InlineExecutor implements Executor {

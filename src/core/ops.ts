@@ -73,13 +73,13 @@ export class CoreOps {
 
   quantizeAct(wtype: number, x: number, xq: number, k: number, nCols: number): void {
     rowBytes(wtype, k);
-    this.call(Op.QUANTIZE_ACT, 'uuuuu', [wtype, x, xq, k, nCols]);
+    this.call(Op.QUANTIZE_ACT, 'uuuuu', [wtype, x, xq, k, nCols], nCols === 1);
   }
 
   /** y[j*yStride + r] = W row r · column j of xq (as produced by quantizeAct). */
   matmulQuantized(wtype: number, w: number, k: number, nRows: number, xq: number, nCols: number, y: number, yStride = nRows): void {
     rowBytes(wtype, k);
-    this.call(Op.MATMUL, 'uuuuuuuu', [wtype, w, k, nRows, xq, nCols, y, yStride]);
+    this.call(Op.MATMUL, 'uuuuuuuuu', [wtype, w, k, nRows, xq, nCols, y, yStride, 0]);
   }
 
   /** y[j*yStride + r] = W row r · x column j, for f32 columns x + j*k*4 (quantized into scratch first). */
@@ -97,23 +97,23 @@ export class CoreOps {
     if ((wtype !== 0 && wtype !== 1) || k % 8) throw new CoreError(`matmulTiled: weight type ${wtype} with k = ${k} (F32/F16, k a multiple of 8)`);
     const xq = this.scratch(this.actBytes(wtype, k) * nCols);
     this.quantizeAct(wtype, x, xq, k, nCols);
-    this.call(Op.MATMUL_TILED, 'uuuuuuuu', [wtype, w, k, nRows, xq, nCols, y, yStride]);
+    this.call(Op.MATMUL_TILED, 'uuuuuuuuu', [wtype, w, k, nRows, xq, nCols, y, yStride, 0]);
   }
 
   /** out[j*k ...] = row ids[j] of W (nRows rows of k), dequantized; ids out of range give zero rows. */
   getRows(wtype: number, w: number, k: number, nRows: number, ids: number, n: number, out: number): void {
     rowBytes(wtype, k);
-    this.call(Op.GET_ROWS, 'uuuuuuu', [wtype, w, k, ids, n, out, nRows]);
+    this.call(Op.GET_ROWS, 'uuuuuuu', [wtype, w, k, ids, n, out, nRows], n === 1);
   }
 
   /** w = 0 for no weight. */
   rmsNorm(x: number, w: number, out: number, k: number, nRows: number, eps: number): void {
-    this.call(Op.RMS_NORM, 'uuuuuf', [x, w, out, k, nRows, eps]);
+    this.call(Op.RMS_NORM, 'uuuuuf', [x, w, out, k, nRows, eps], nRows === 1);
   }
 
   /** LayerNorm of nRows rows of k floats, then * w and + b (each may be 0: none); ggml's AVX2 numerics. */
   layerNorm(x: number, w: number, b: number, out: number, k: number, nRows: number, eps: number): void {
-    this.call(Op.LAYER_NORM, 'uuuuuuf', [x, w, b, out, k, nRows, eps]);
+    this.call(Op.LAYER_NORM, 'uuuuuuf', [x, w, b, out, k, nRows, eps], nRows === 1);
   }
 
   rope(x: number, nTokens: number, nHeads: number, headDim: number, nRot: number, xStride: number, cosSin: number, mode: number): void {
@@ -128,7 +128,7 @@ export class CoreOps {
    * dst + (i*vStride + c) halves, vStride = the cache's cell capacity).
    */
   kvStore(src: number, srcStride: number, dst: number, width: number, nTokens: number, cells: number, vStride = 0): void {
-    this.call(Op.KV_STORE, 'uuuuuuu', [src, srcStride, dst, width, nTokens, cells, vStride]);
+    this.call(Op.KV_STORE, 'uuuuuuu', [src, srcStride, dst, width, nTokens, cells, vStride], nTokens === 1);
   }
 
   attention(a: AttentionArgs): void {
@@ -175,7 +175,9 @@ export class CoreOps {
   }
 
   /** Write the struct (format: one letter per 4-byte field, u = u32, i = i32, f = f32) and run the op. */
-  private call(op: number, format: string, values: number[]): void {
+  /** serial: the op splits over one unit (a single column, row or token), so one thread would do it all while the
+   * others wait; the calling thread runs it alone, with no hand-off (a sleeping worker takes ~0.1 ms to wake). */
+  private call(op: number, format: string, values: number[], serial = false): void {
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       const kind = format[i];
@@ -188,7 +190,7 @@ export class CoreOps {
         this.u32[i] = v;
       }
     }
-    this.executor.run(op, this.argsPtr);
+    this.executor.run(op, this.argsPtr, serial);
   }
 }
 

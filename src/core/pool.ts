@@ -92,10 +92,10 @@ export class PoolExecutor implements Executor {
     return new PoolExecutor(core, threads, ctrlPtr, workers);
   }
 
-  run(op: number, argsPtr: number): void {
+  run(op: number, argsPtr: number, serial = false): void {
     if (this.closed) throw new CoreError('the thread pool is closed');
     const ex = this.core.exports;
-    if (!parallelOps.has(op)) {
+    if (serial || !parallelOps.has(op)) {
       ex.hearth_run(op, argsPtr, 0, 1);
       return;
     }

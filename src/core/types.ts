@@ -62,7 +62,7 @@ export const Op = {
   MATMUL_TILED: 18,
 } as const;
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** Stack each extra instance (pool worker) over the same memory needs (HEARTH_STACK_BYTES). */
 export const STACK_BYTES = 65536;
 export const ROPE_NORM = 0;

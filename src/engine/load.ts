@@ -67,8 +67,17 @@ export function memoryOverhead(o: { activations: ActivationLayout<string>; maxBa
 /** Tiny models run fastest on one thread (per-op hand-offs dominate); bigger ones use the cores there are. */
 function defaultThreads(weightBytes: number): number {
   if (weightBytes < 256 * 2 ** 20) return 1;
-  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-  return Math.max(1, Math.min(cores, 8));
+  return Math.max(1, Math.min(hostCores(), 8));
+}
+
+/** Deno and browsers say navigator.hardwareConcurrency; Node 20 has no navigator, so its os module answers (reached
+ * through process.getBuiltinModule: an import of node:os would not bundle for workerd). */
+function hostCores(): number {
+  const g = globalThis as {
+    navigator?: { hardwareConcurrency?: number };
+    process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined };
+  };
+  return g.navigator?.hardwareConcurrency ?? g.process?.getBuiltinModule?.('node:os')?.availableParallelism?.() ?? 1;
 }
 
 /**

@@ -4,12 +4,43 @@
  *
  * Flash attention is off: llama.cpp's non-flash CPU path is the one our attention kernel reproduces.
  */
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 
 let llamaPromise: Promise<Llama> | undefined;
-function llama(): Promise<Llama> {
-  llamaPromise ??= getLlama({ build: 'never', gpu: false, logLevel: 'error' as never, maxThreads: 0 });
+/** llama.cpp for the oracle tests, on its AVX2 + FMA CPU build (see withHaswellBuild). */
+export function llama(): Promise<Llama> {
+  llamaPromise ??= withHaswellBuild(() => getLlama({ build: 'never', gpu: false, logLevel: 'error' as never, maxThreads: 0 }));
   return llamaPromise;
+}
+
+/**
+ * hearth reproduces the kernels of llama.cpp's AVX2 + FMA CPU build (ggml's "haswell" variant). node-llama-cpp's
+ * prebuilt folder holds a dozen CPU variants and ggml loads the best one the CPU runs, so on an AVX-512 machine it
+ * takes "zen4" or "skylakex", which sum in other orders. node-llama-cpp looks for a binary in its own
+ * bins/<platform> folder before the prebuilt package, so on x64 Linux `load` runs with that folder present, made of
+ * links to the prebuilt files minus every other CPU variant; the folder goes once the libraries are loaded (the
+ * benches, which want the fastest native build, never see it).
+ */
+async function withHaswellBuild<T>(load: () => Promise<T>): Promise<T> {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return load();
+  // @ts-ignore: the platform package has no types
+  const { getBinsDir } = (await import('@node-llama-cpp/linux-x64')) as { getBinsDir(): { binsDir: string } };
+  const prebuilt = join(getBinsDir().binsDir, 'linux-x64');
+  const own = join(dirname(dirname(fileURLToPath(import.meta.resolve('node-llama-cpp')))), 'bins', 'linux-x64');
+  if (!existsSync(join(prebuilt, 'libggml-cpu-haswell.so')) || existsSync(own)) return load();
+  mkdirSync(own, { recursive: true });
+  try {
+    for (const f of readdirSync(prebuilt)) {
+      if (/^libggml-cpu-.*\.so$/.test(f) && f !== 'libggml-cpu-haswell.so') continue;
+      symlinkSync(join(prebuilt, f), join(own, f));
+    }
+    return await load();
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 }
 
 export interface OracleRun {
