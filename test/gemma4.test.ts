@@ -91,12 +91,12 @@ test.after(async () => {
 });
 
 // the two presets in their float types, and the 12B layout with quantized weights (Q8_0 as ggml-org's token_embd;
-// Q4_K with a Q6_K embedding as a Q4_K_M file). Q4_0 is left out while the core's Q4_0 dot product differs from
-// llama.cpp's (issue for the core: ~0.2 in the logits here).
+// Q4_0 as the QAT release; Q4_K with a Q6_K embedding as a Q4_K_M file)
 const parityCases: [string, SyntheticGemma4Options][] = [
   ['12b-tiny', gemma4Presets['12b-tiny']],
   ['e2b-tiny', gemma4Presets['e2b-tiny']],
   ['12b-tiny Q8_0', { ...gemma4Presets['12b-tiny'], type: GGML_TYPE.Q8_0 }],
+  ['12b-tiny Q4_0', { ...gemma4Presets['12b-tiny'], type: GGML_TYPE.Q4_0 }],
   ['12b-tiny Q4_K + Q6_K embd', { ...gemma4Presets['12b-tiny'], type: GGML_TYPE.Q4_K, embdType: GGML_TYPE.Q6_K }],
 ];
 
