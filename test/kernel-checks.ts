@@ -5,7 +5,7 @@
  * kernel-reference.ts. test/kernels.test.ts runs them on the baseline build under Node; test/relaxed-check.ts
  * runs them on the relaxed build under Deno.
  */
-import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, Op, WeightType, rowBytes } from '../src/core/index.ts';
+import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, Op, TUNE_Q4_0_ONE_BLOCK, WeightType, rowBytes, tuneFlags } from '../src/core/index.ts';
 import {
   dequantizeRow, f16ToF32, f32Bits, f32ToBf16, f32ToF16, fmaF32, fround, ggmlExpf, quantizeQ8K, quantizeQ8x86, roundF16, ulpDiff,
 } from './kernel-reference.ts';
@@ -819,7 +819,38 @@ const stacks: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, matmulTiles, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
+/** The 1-column Q4_0 tile has two loop shapes that the host picks per JS engine (hearth_tune, matmul_q.c): one
+ * block per iteration or two, with odd block counts leaving one over. Both must give the same bits (and the scalar
+ * twin's, checked above); the flags go back to what the core started with. */
+const q4_0LoopShapes: Check = {
+  name: 'Q4_0 one column: one and two blocks per iteration (hearth_tune) give the same bits',
+  run(h) {
+    const fails: Failures = [];
+    const r = rng(21);
+    const start = tuneFlags();
+    try {
+      for (const k of [32, 96, 160, 1024]) {
+        for (const nRows of [4, 13, 33]) {
+          const wp = put(h.core, weights(r, WeightType.Q4_0, k, nRows)), xp = put(h.core, activations(r, k));
+          const y = [h.core.alloc(4 * nRows), h.core.alloc(4 * nRows), h.core.alloc(4 * nRows)];
+          h.core.exports.hearth_tune(TUNE_Q4_0_ONE_BLOCK);
+          h.simd.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[0]);
+          h.core.exports.hearth_tune(0);
+          h.simd.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[1]);
+          h.ref.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[2]);
+          const tag = `Q4_0 k=${k} rows=${nRows}`;
+          expectSame(fails, `${tag} one block vs two`, h.core.f32(y[0], nRows), h.core.f32(y[1], nRows));
+          expectSame(fails, `${tag} two blocks vs scalar`, h.core.f32(y[1], nRows), h.core.f32(y[2], nRows));
+        }
+      }
+    } finally {
+      h.core.exports.hearth_tune(start);
+    }
+    return fails;
+  },
+};
+
+export const checks: Check[] = [quantizeAct, matmul, matmulTiles, q4_0LoopShapes, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {

@@ -28,6 +28,12 @@
 #define HEARTH_ABI_VERSION 3
 #define HEARTH_STACK_BYTES 65536
 
+/* hearth_tune(flags): code-shape choices the host makes for its JS engine's compiler. They never change a result,
+ * only which of two equivalent loops runs. Set once, before any op (the flags live in the shared memory).
+ * HEARTH_TUNE_Q4_0_ONE_BLOCK: the 1-column Q4_0 tile takes one block per iteration instead of two (faster on
+ * Node 20's V8, slower on newer ones; matmul_q.c). */
+#define HEARTH_TUNE_Q4_0_ONE_BLOCK 1u
+
 /* ggml tensor type ids (spec gguf.md §2) */
 enum hearth_type {
     HT_F32 = 0, HT_F16 = 1, HT_Q4_0 = 2, HT_Q4_1 = 3, HT_Q8_0 = 8,

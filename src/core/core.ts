@@ -15,6 +15,8 @@ export interface CoreExports {
   hearth_run_ref(op: number, args: number, ith: number, nth: number): void;
   /** 1 when the relaxed build's integer dot is exact on this runtime (0 in the baseline build). */
   hearth_relaxed_selftest(): number;
+  /** Code-shape choices for this JS engine (hearth.h, HEARTH_TUNE_*); never change a result. */
+  hearth_tune(flags: number): void;
   __heap_base: WebAssembly.Global;
   __stack_pointer: WebAssembly.Global;
 }
@@ -57,6 +59,20 @@ export interface CoreOptions {
   initialBytes?: number;
 }
 
+/** hearth.h HEARTH_TUNE_Q4_0_ONE_BLOCK */
+export const TUNE_Q4_0_ONE_BLOCK = 1;
+
+/**
+ * The core's loop shapes for this JS engine, by V8 version: Node 20's V8 (11.3) runs the 1-column Q4_0 tile faster
+ * one block per iteration, Deno 2.9's (15.0) two (matmul_q.c has the figures). A runtime that does not say (workerd)
+ * has a new V8.
+ */
+export function tuneFlags(): number {
+  const g = globalThis as { Deno?: { version?: { v8?: string } }; process?: { versions?: { v8?: string } } };
+  const major = Number((g.Deno?.version?.v8 ?? g.process?.versions?.v8 ?? '').split('.')[0]);
+  return major > 0 && major < 12 ? TUNE_Q4_0_ONE_BLOCK : 0;
+}
+
 export class Core {
   readonly memory: WebAssembly.Memory;
   readonly exports: CoreExports;
@@ -72,6 +88,7 @@ export class Core {
     if (pages > MAX_PAGES) throw new CoreError(`initial memory of ${options.initialBytes} bytes exceeds the 4 GiB of a wasm32 memory`);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
     this.exports = instantiateCore(module, this.memory);
+    this.exports.hearth_tune(tuneFlags());
     this.heapBase = this.exports.__heap_base.value as number;
     if (this.heapBase > MIN_PAGES * PAGE) throw new CoreError(`core static data ends at ${this.heapBase}, above the ${MIN_PAGES} pages reserved for it`);
     this.top = align(this.heapBase, 64);

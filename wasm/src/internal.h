@@ -208,6 +208,8 @@ INLINE v128 dot_i8_u7(v128 a, v128 b) {
  * kernels take the fused path only where it passed; the baseline build has no relaxed_madd and always emulates.
  * Kernels thread the answer through as a constant `fz` so each variant compiles to its own straight loop. */
 int fma_fused(void);
+/* hearth_tune's flags (hearth.h, HEARTH_TUNE_*) */
+extern uint32_t hearth_tune_flags;
 #if RELAXED
 INLINE v128 f32x4_madd_fused(v128 a, v128 b, v128 c) { return wasm_f32x4_relaxed_madd(a, b, c); }
 #else

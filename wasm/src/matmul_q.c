@@ -273,51 +273,65 @@ INLINE v128 q4_0_sum4(const v128 v[4]) {
  * The accumulators stay f32x4 between blocks (demoted, then promoted again at the next block) on purpose: clang
  * folds an f64x2 demote-then-promote into 2 scalar round trips (extract, demote, promote, replace), several times the
  * cost; the loop-carried f32x4 keeps the vector conversions. */
+/* One block of the tile: the accumulators advance by this block's fma. */
+INLINE void q4_0_tile_block(const uint8_t *row, size_t rstride, const struct act_q8 *xs, uint32_t nc, uint32_t b,
+                            v128 acc[4], int fz) {
+    const uint8_t *blk = row + (size_t)b * 18;
+    v128 w[4][NV];
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t i = 0; i < 4; i++) q32_unpack(T_Q4_0, blk + i * rstride, w[i]);
+    v128 dw = fp16x4_strided(blk, (uint32_t)rstride);
+    v128 p[4][2], a[4][2], s[4][2], half = wasm_i32x4_splat(0);
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t c = 0; c < nc; c++) {
+        v128 v[4];
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t i = 0; i < 4; i++) v[i] = q4_0_dot_tile(w[i], &xs[c], b);
+        v128 sums = wasm_i32x4_sub(q4_0_sum4(v), wasm_i32x4_shl(wasm_v128_load32_splat(xs[c].bsum + b), 3));
+        v128 d = wasm_f32x4_mul(dw, wasm_f32x4_splat(xs[c].d[b]));
+        if (fz) {
+            acc[c] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(sums), d, acc[c]);
+            continue;
+        }
+        /* |sumi| < 2^15: exact as f64 straight from the int32 lanes */
+        p[c][0] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(sums), f32x4_lo_f64(d));
+        p[c][1] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(sums, sums, 2, 3, 2, 3)), f32x4_hi_f64(d));
+        a[c][0] = f32x4_lo_f64(acc[c]);
+        a[c][1] = f32x4_hi_f64(acc[c]);
+        s[c][0] = wasm_f64x2_add(p[c][0], a[c][0]);
+        s[c][1] = wasm_f64x2_add(p[c][1], a[c][1]);
+        /* the halfway test needs only the low 32 bits of each f64: both halves' in one vector */
+        half = wasm_v128_or(half, wasm_i32x4_eq(wasm_v128_and(wasm_i32x4_shuffle(s[c][0], s[c][1], 0, 2, 4, 6),
+                                                              wasm_i32x4_splat(F64_LOW29)), wasm_i32x4_splat(F64_HALF)));
+    }
+    if (fz) return;
+    /* one test for the whole tile (the fix leaves the other lanes as they are). Exact halfway sums are common
+     * enough (random weights: some lane of a 4 x 4 tile in a good share of blocks) that this branch costs ~25%
+     * of the emulated tile (measured against no fix at all); per-column tests, an exactness filter
+     * (halfway and TwoSum error != 0) or a deferred recompute of the tile all measured no better. */
+    if (__builtin_expect(wasm_v128_any_true(half), 0))
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t c = 0; c < nc; c++)
+            for (uint32_t h = 0; h < 2; h++) s[c][h] = f64x2_fma_fix(p[c][h], a[c][h], s[c][h]);
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t c = 0; c < nc; c++) acc[c] = f64x2x2_to_f32x4(s[c][0], s[c][1]);
+}
+
 INLINE void q4_0_tile(const uint8_t *row, size_t rstride, uint32_t nb, const struct act_q8 *xs, uint32_t nc,
-                      float *y, uint32_t y_stride, int fz) {
+                      float *y, uint32_t y_stride, int fz, int one_block) {
     v128 acc[4];
     _Pragma("clang loop unroll(full)")
     for (uint32_t c = 0; c < nc; c++) acc[c] = wasm_f32x4_splat(0.0f);
-    for (uint32_t b = 0; b < nb; b++) {
-        const uint8_t *blk = row + (size_t)b * 18;
-        v128 w[4][NV];
-        _Pragma("clang loop unroll(full)")
-        for (uint32_t i = 0; i < 4; i++) q32_unpack(T_Q4_0, blk + i * rstride, w[i]);
-        v128 dw = fp16x4_strided(blk, (uint32_t)rstride);
-        v128 p[4][2], a[4][2], s[4][2], half = wasm_i32x4_splat(0);
-        _Pragma("clang loop unroll(full)")
-        for (uint32_t c = 0; c < nc; c++) {
-            v128 v[4];
-            _Pragma("clang loop unroll(full)")
-            for (uint32_t i = 0; i < 4; i++) v[i] = q4_0_dot_tile(w[i], &xs[c], b);
-            v128 sums = wasm_i32x4_sub(q4_0_sum4(v), wasm_i32x4_shl(wasm_v128_load32_splat(xs[c].bsum + b), 3));
-            v128 d = wasm_f32x4_mul(dw, wasm_f32x4_splat(xs[c].d[b]));
-            if (fz) {
-                acc[c] = f32x4_madd_fused(wasm_f32x4_convert_i32x4(sums), d, acc[c]);
-                continue;
-            }
-            /* |sumi| < 2^15: exact as f64 straight from the int32 lanes */
-            p[c][0] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(sums), f32x4_lo_f64(d));
-            p[c][1] = wasm_f64x2_mul(wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(sums, sums, 2, 3, 2, 3)), f32x4_hi_f64(d));
-            a[c][0] = f32x4_lo_f64(acc[c]);
-            a[c][1] = f32x4_hi_f64(acc[c]);
-            s[c][0] = wasm_f64x2_add(p[c][0], a[c][0]);
-            s[c][1] = wasm_f64x2_add(p[c][1], a[c][1]);
-            /* the halfway test needs only the low 32 bits of each f64: both halves' in one vector */
-            half = wasm_v128_or(half, wasm_i32x4_eq(wasm_v128_and(wasm_i32x4_shuffle(s[c][0], s[c][1], 0, 2, 4, 6),
-                                                                  wasm_i32x4_splat(F64_LOW29)), wasm_i32x4_splat(F64_HALF)));
-        }
-        if (fz) continue;
-        /* one test for the whole tile (the fix leaves the other lanes as they are). Exact halfway sums are common
-         * enough (random weights: some lane of a 4 x 4 tile in a good share of blocks) that this branch costs ~25%
-         * of the emulated tile (measured against no fix at all); per-column tests, an exactness filter
-         * (halfway and TwoSum error != 0) or a deferred recompute of the tile all measured no better. */
-        if (__builtin_expect(wasm_v128_any_true(half), 0))
-            _Pragma("clang loop unroll(full)")
-            for (uint32_t c = 0; c < nc; c++)
-                for (uint32_t h = 0; h < 2; h++) s[c][h] = f64x2_fma_fix(p[c][h], a[c][h], s[c][h]);
-        _Pragma("clang loop unroll(full)")
-        for (uint32_t c = 0; c < nc; c++) acc[c] = f64x2x2_to_f32x4(s[c][0], s[c][1]);
+    /* Two blocks per iteration, unless the host asks for one (hearth.h, HEARTH_TUNE_Q4_0_ONE_BLOCK): in-process A/B
+     * over L3-resident weights, Deno 2.9's V8 (15.0; workerd's is as new) runs the tile 20-40% faster with two at
+     * every column count; Node 20's (11.3) gains 12-35% from 2 columns up but loses 7-9% on 1 column. 4 blocks
+     * lose on Node 20 everywhere. */
+    if (one_block) {
+        _Pragma("clang loop unroll(disable)")
+        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, xs, nc, b, acc, fz);
+    } else {
+        _Pragma("clang loop unroll_count(2)")
+        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, xs, nc, b, acc, fz);
     }
     _Pragma("clang loop unroll(full)")
     for (uint32_t c = 0; c < nc; c++) wasm_v128_store(y + (size_t)c * y_stride, acc[c]);
@@ -333,10 +347,13 @@ INLINE void q4_0_tiles(const uint8_t *w, size_t rb, uint32_t nb, const uint8_t *
         for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
         float *yj = y + (size_t)j0 * y_stride;
         switch (jn) {
-        case 4: q4_0_tile(w, rb, nb, xs, 4, yj, y_stride, fz); break;
-        case 3: q4_0_tile(w, rb, nb, xs, 3, yj, y_stride, fz); break;
-        case 2: q4_0_tile(w, rb, nb, xs, 2, yj, y_stride, fz); break;
-        default: q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz); break;
+        case 4: q4_0_tile(w, rb, nb, xs, 4, yj, y_stride, fz, 0); break;
+        case 3: q4_0_tile(w, rb, nb, xs, 3, yj, y_stride, fz, 0); break;
+        case 2: q4_0_tile(w, rb, nb, xs, 2, yj, y_stride, fz, 0); break;
+        default:
+            if (hearth_tune_flags & HEARTH_TUNE_Q4_0_ONE_BLOCK) q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz, 1);
+            else q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz, 0);
+            break;
         }
     }
 }

@@ -67,6 +67,9 @@ EXPORT(hearth_relaxed_selftest) uint32_t hearth_relaxed_selftest(void) {
 #endif
 }
 
+uint32_t hearth_tune_flags;
+EXPORT(hearth_tune) void hearth_tune(uint32_t flags) { hearth_tune_flags = flags; }
+
 /* 1 when this core's kernels use a hardware fused multiply-add (relaxed build on an FMA3 CPU), for the host to log. */
 EXPORT(hearth_fma_fused) uint32_t hearth_fma_fused(void) { return (uint32_t)fma_fused(); }
 
