@@ -174,9 +174,11 @@ export class CoreOps {
     this.call(Op.SOFTMAX, 'uuu', [x, n, nRows]);
   }
 
-  /** Write the struct (format: one letter per 4-byte field, u = u32, i = i32, f = f32) and run the op. */
-  /** serial: the op splits over one unit (a single column, row or token), so one thread would do it all while the
-   * others wait; the calling thread runs it alone, with no hand-off (a sleeping worker takes ~0.1 ms to wake). */
+  /**
+   * Write the struct (format: one letter per 4-byte field, u = u32, i = i32, f = f32) and run the op. serial: the op
+   * splits over one unit (a single column, row or token), so one thread would do it all while the others wait; the
+   * calling thread runs it alone, with no hand-off (a sleeping worker takes ~0.1 ms to wake).
+   */
   private call(op: number, format: string, values: number[], serial = false): void {
     for (let i = 0; i < values.length; i++) {
       const v = values[i];

@@ -11,7 +11,7 @@ import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 
 let llamaPromise: Promise<Llama> | undefined;
 /** llama.cpp for the oracle tests, on its AVX2 + FMA CPU build (see withHaswellBuild). */
-export function llama(): Promise<Llama> {
+function llama(): Promise<Llama> {
   llamaPromise ??= withHaswellBuild(() => getLlama({ build: 'never', gpu: false, logLevel: 'error' as never, maxThreads: 0 }));
   return llamaPromise;
 }
