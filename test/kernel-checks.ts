@@ -5,7 +5,7 @@
  * kernel-reference.ts. test/kernels.test.ts runs them on the baseline build under Node; test/relaxed-check.ts
  * runs them on the relaxed build under Deno.
  */
-import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, Op, TUNE_Q4_0_ONE_BLOCK, WeightType, rowBytes, tuneFlags } from '../src/core/index.ts';
+import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, Op, TUNE_PIN, TUNE_Q4_0_ONE_BLOCK, WeightType, rowBytes, tuneFlags } from '../src/core/index.ts';
 import {
   dequantizeRow, f16ToF32, f32Bits, f32ToBf16, f32ToF16, fmaF32, fround, ggmlExpf, quantizeQ8K, quantizeQ8x86, roundF16, ulpDiff,
 } from './kernel-reference.ts';
@@ -819,28 +819,37 @@ const stacks: Check = {
   },
 };
 
-/** The 1-column Q4_0 tile has two loop shapes that the host picks per JS engine (hearth_tune, matmul_q.c): one
- * block per iteration or two, with odd block counts leaving one over. Both must give the same bits (and the scalar
- * twin's, checked above); the flags go back to what the core started with. */
-const q4_0LoopShapes: Check = {
-  name: 'Q4_0 one column: one and two blocks per iteration (hearth_tune) give the same bits',
+/** The code shapes the host picks per JS engine (hearth_tune, hearth.h): the 1-column Q4_0 tile one block per
+ * iteration or two (odd block counts leave one over), and the Q8_0 / Q4_1 / Q4_K / Q5_K matvecs with their blocks
+ * pinned or not. Every combination must give the bits of the scalar twin; the flags go back to what the core started
+ * with. */
+const tuneShapes: Check = {
+  name: 'every hearth_tune code shape gives the same bits (Q4_0 loop, pinned blocks)',
   run(h) {
     const fails: Failures = [];
     const r = rng(21);
     const start = tuneFlags();
+    const cases: [number, number[]][] = [
+      [WeightType.Q4_0, [32, 96, 160, 1024]],
+      [WeightType.Q8_0, [96, 1024]],
+      [WeightType.Q4_1, [96, 1024]],
+      [WeightType.Q4_K, [256, 768]],
+      [WeightType.Q5_K, [256, 768]],
+      [WeightType.Q6_K, [256]],
+    ];
     try {
-      for (const k of [32, 96, 160, 1024]) {
-        for (const nRows of [4, 13, 33]) {
-          const wp = put(h.core, weights(r, WeightType.Q4_0, k, nRows)), xp = put(h.core, activations(r, k));
-          const y = [h.core.alloc(4 * nRows), h.core.alloc(4 * nRows), h.core.alloc(4 * nRows)];
-          h.core.exports.hearth_tune(TUNE_Q4_0_ONE_BLOCK);
-          h.simd.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[0]);
-          h.core.exports.hearth_tune(0);
-          h.simd.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[1]);
-          h.ref.matmul(WeightType.Q4_0, wp, k, nRows, xp, 1, y[2]);
-          const tag = `Q4_0 k=${k} rows=${nRows}`;
-          expectSame(fails, `${tag} one block vs two`, h.core.f32(y[0], nRows), h.core.f32(y[1], nRows));
-          expectSame(fails, `${tag} two blocks vs scalar`, h.core.f32(y[1], nRows), h.core.f32(y[2], nRows));
+      for (const [t, ks] of cases) {
+        for (const k of ks) {
+          for (const [nRows, nCols] of [[13, 1], [33, 1], [13, 3]]) {
+            const wp = put(h.core, weights(r, t, k, nRows)), xp = put(h.core, activations(r, k * nCols));
+            const n = nRows * nCols, ref = h.core.alloc(4 * n), y = h.core.alloc(4 * n);
+            h.ref.matmul(t, wp, k, nRows, xp, nCols, ref);
+            for (const flags of [0, TUNE_Q4_0_ONE_BLOCK, TUNE_PIN, TUNE_Q4_0_ONE_BLOCK | TUNE_PIN]) {
+              h.core.exports.hearth_tune(flags);
+              h.simd.matmul(t, wp, k, nRows, xp, nCols, y);
+              expectSame(fails, `${typeName[t]} k=${k} rows=${nRows} n_cols=${nCols} flags ${flags}`, h.core.f32(y, n), h.core.f32(ref, n));
+            }
+          }
         }
       }
     } finally {
@@ -850,7 +859,7 @@ const q4_0LoopShapes: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, matmulTiles, q4_0LoopShapes, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
+export const checks: Check[] = [quantizeAct, matmul, matmulTiles, tuneShapes, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {

@@ -33,6 +33,9 @@
  * HEARTH_TUNE_Q4_0_ONE_BLOCK: the 1-column Q4_0 tile takes one block per iteration instead of two (faster on
  * Node 20's V8, slower on newer ones; matmul_q.c). */
 #define HEARTH_TUNE_Q4_0_ONE_BLOCK 1u
+/* HEARTH_TUNE_PIN: the Q8_0 / Q4_1 and Q4_K / Q5_K matvecs tie each block's arithmetic down with a store (PIN in
+ * internal.h): Node 20's V8 runs them 13-17% faster so, newer ones 11-17% slower. */
+#define HEARTH_TUNE_PIN 2u
 
 /* ggml tensor type ids (spec gguf.md §2) */
 enum hearth_type {

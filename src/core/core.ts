@@ -59,18 +59,19 @@ export interface CoreOptions {
   initialBytes?: number;
 }
 
-/** hearth.h HEARTH_TUNE_Q4_0_ONE_BLOCK */
+/** hearth.h HEARTH_TUNE_* */
 export const TUNE_Q4_0_ONE_BLOCK = 1;
+export const TUNE_PIN = 2;
 
 /**
- * The core's loop shapes for this JS engine, by V8 version: Node 20's V8 (11.3) runs the 1-column Q4_0 tile faster
- * one block per iteration, Deno 2.9's (15.0) two (matmul_q.c has the figures). A runtime that does not say (workerd)
- * has a new V8.
+ * The core's code shapes for this JS engine, by V8 version: Node 20's V8 (11.3) runs the 1-column Q4_0 tile faster
+ * one block per iteration and the Q8_0 / K-quant matvecs faster with their blocks pinned; Deno 2.9's (15.0) the
+ * other way round (hearth.h, matmul_q.c have the figures). A runtime that does not say (workerd) has a new V8.
  */
 export function tuneFlags(): number {
   const g = globalThis as { Deno?: { version?: { v8?: string } }; process?: { versions?: { v8?: string } } };
   const major = Number((g.Deno?.version?.v8 ?? g.process?.versions?.v8 ?? '').split('.')[0]);
-  return major > 0 && major < 12 ? TUNE_Q4_0_ONE_BLOCK : 0;
+  return major > 0 && major < 12 ? TUNE_Q4_0_ONE_BLOCK | TUNE_PIN : 0;
 }
 
 export class Core {

@@ -68,7 +68,7 @@ INLINE float dot_f16(const uint16_t *k, const float *q, uint32_t n) {
         v128 h[4] = { ld(k + i), ld(k + i + 8), ld(k + i + 16), ld(k + i + 24) }, f[8];
         fp16x32_to_f32(h, f);
         for (int j = 0; j < 8; j++) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(f[j], ld(q + i + 4 * j)));
-        PIN(sink, acc[7]);
+        PIN(1, sink, acc[7]);
     }
     v128 lo = wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[4]), wasm_f32x4_add(acc[2], acc[6]));
     v128 hi = wasm_f32x4_add(wasm_f32x4_add(acc[1], acc[5]), wasm_f32x4_add(acc[3], acc[7]));

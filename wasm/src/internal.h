@@ -6,11 +6,13 @@
 #include <wasm_simd128.h>
 
 #define INLINE static inline __attribute__((always_inline))
-/* V8's optimizing compiler keeps wasm loads in program order but places pure arithmetic late, just before its
- * first use; in an unrolled kernel that hoists every block's loads above all the arithmetic and the values spill.
- * Storing a block's result to a thread-local (stack) sink ties its arithmetic down before the next block's loads.
- * Kernels declare `volatile v128 sink;` and write PIN(sink, value) between the blocks they unroll. */
-#define PIN(sink, v) ((sink) = (v))
+/* Node 20's V8 keeps wasm loads in program order but places pure arithmetic late, just before its first use; in an
+ * unrolled kernel that hoists every block's loads above all the arithmetic and the values spill. Storing a block's
+ * result to a thread-local (stack) sink ties its arithmetic down before the next block's loads. Kernels declare
+ * `volatile v128 sink;` and write PIN(pin, sink, value) between the blocks they unroll; pin is a constant in each
+ * compiled copy. Newer V8s schedule better on their own: the Q8_0 / Q4_1 and Q4_K / Q5_K matvecs take pin from the
+ * host (pin_wanted, HEARTH_TUNE_PIN), the other kernels always pin (measured neutral either way). */
+#define PIN(pin, sink, v) do { if (pin) (sink) = (v); } while (0)
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 /* The relaxed build stores activations as int8 (the relaxed dot's signed first operand); the baseline build stores
@@ -210,6 +212,7 @@ INLINE v128 dot_i8_u7(v128 a, v128 b) {
 int fma_fused(void);
 /* hearth_tune's flags (hearth.h, HEARTH_TUNE_*) */
 extern uint32_t hearth_tune_flags;
+INLINE int pin_wanted(void) { return (hearth_tune_flags & HEARTH_TUNE_PIN) != 0; }
 #if RELAXED
 INLINE v128 f32x4_madd_fused(v128 a, v128 b, v128 c) { return wasm_f32x4_relaxed_madd(a, b, c); }
 #else

@@ -84,7 +84,7 @@ INLINE float float_dot1(enum float_kind kind, const uint8_t *row, uint32_t k, co
         v128 w[8];
         load_chunk(kind, row, i, w);
         for (int q = 0; q < 8; q++) acc[q] = wasm_f32x4_add(acc[q], wasm_f32x4_mul(w[q], ld(x + i + 4 * q)));
-        PIN(sink, acc[7]);
+        PIN(1, sink, acc[7]);
     }
     return float_finish(kind, acc, row, x, np, k);
 }
@@ -103,7 +103,7 @@ INLINE void float_tile(enum float_kind kind, const uint8_t *row, uint32_t k, con
         for (uint32_t j = 0; j < jn; j++) {
             const float *x = (const float *)(x0 + (size_t)j * col) + i;
             for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_add(acc[j][q], wasm_f32x4_mul(w[q], ld(x + 4 * q)));
-            PIN(sink, acc[j][7]);
+            PIN(1, sink, acc[j][7]);
         }
     }
     for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = float_finish(kind, acc[j], row, (const float *)(x0 + (size_t)j * col), np, k);

@@ -278,7 +278,7 @@ INLINE float kq_acc_result(enum kq_type t, const struct kq_acc *acc) {
 }
 
 /* Super-block b of one column, straight from the weights. */
-INLINE struct kq_ints kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act_q8k *x, uint32_t b) {
+INLINE struct kq_ints kq_block_direct(enum kq_type t, const uint8_t *blk, const struct act_q8k *x, uint32_t b, int pin) {
     struct kq_scales s = kq_scales_of(t, blk);
     const act_t *qs = x->qs + 256 * b;
     v128 w[KV], dots[16];
@@ -288,7 +288,7 @@ INLINE struct kq_ints kq_block_direct(enum kq_type t, const uint8_t *blk, const 
             q6k_unpack_half(blk, n, w);
             for (int g = 0; g < 8; g++) {
                 dots[8 * n + g] = dot16(w, 8 * n + g, qs);
-                PIN(sink, dots[8 * n + g]);
+                PIN(pin, sink, dots[8 * n + g]);
             }
         }
     } else {
@@ -296,32 +296,32 @@ INLINE struct kq_ints kq_block_direct(enum kq_type t, const uint8_t *blk, const 
             q45k_unpack_chunk(t, blk, c, w);
             for (int i = 4 * c; i < 4 * c + 4; i++) {
                 dots[i] = dot16(w, i, qs);
-                PIN(sink, dots[i]);
+                PIN(pin, sink, dots[i]);
             }
         }
     }
     return kq_finish(t, dots, &s, x, b);
 }
 
-INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *x) {
+INLINE float kq_row_dot1(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *x, int pin) {
     uint32_t bb = kq_block_bytes(t);
     struct kq_acc acc = kq_acc_zero();
     for (uint32_t b = 0; b < ns; b++) {
         const uint8_t *blk = row + (size_t)b * bb;
-        struct kq_ints v = kq_block_direct(t, blk, x, b);
+        struct kq_ints v = kq_block_direct(t, blk, x, b, pin);
         kq_accumulate(t, &acc, &v, blk, x->d[b]);
     }
     return kq_acc_result(t, &acc);
 }
 
 /* One unpacked super-block against one column. */
-INLINE struct kq_ints kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b) {
+INLINE struct kq_ints kq_block_unpacked(enum kq_type t, const v128 *w, const struct kq_scales *s, const struct act_q8k *x, uint32_t b, int pin) {
     const act_t *qs = x->qs + 256 * b;
     v128 dots[16];
     volatile v128 sink;
     for (int i = 0; i < 16; i++) {
         dots[i] = dot16(w, i, qs);
-        PIN(sink, dots[i]);
+        PIN(pin, sink, dots[i]);
     }
     return kq_finish(t, dots, s, x, b);
 }
@@ -331,7 +331,7 @@ INLINE void kq_unpack(enum kq_type t, const uint8_t *blk, v128 *w) {
     else for (int c = 0; c < 4; c++) q45k_unpack_chunk(t, blk, c, w);
 }
 
-INLINE void kq_row_tile(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *xs, uint32_t jn, float *y, uint32_t y_stride) {
+INLINE void kq_row_tile(enum kq_type t, const uint8_t *row, uint32_t ns, const struct act_q8k *xs, uint32_t jn, float *y, uint32_t y_stride, int pin) {
     uint32_t bb = kq_block_bytes(t);
     struct kq_acc acc[TILE];
     for (uint32_t j = 0; j < jn; j++) acc[j] = kq_acc_zero();
@@ -341,20 +341,20 @@ INLINE void kq_row_tile(enum kq_type t, const uint8_t *row, uint32_t ns, const s
         struct kq_scales s = kq_scales_of(t, blk);
         kq_unpack(t, blk, w);
         for (uint32_t j = 0; j < jn; j++) {
-            struct kq_ints v = kq_block_unpacked(t, w, &s, &xs[j], b);
+            struct kq_ints v = kq_block_unpacked(t, w, &s, &xs[j], b, pin);
             kq_accumulate(t, &acc[j], &v, blk, xs[j].d[b]);
         }
     }
     for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = kq_acc_result(t, &acc[j]);
 }
 
-INLINE void kq_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum kq_type t) {
+INLINE void kq_rows_pin(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum kq_type t, int pin) {
     uint32_t k = a->k, ns = k / 256, bb = kq_block_bytes(t), col = act_row_bytes(ACT_Q8_K, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
     if (a->n_cols == 1) {
         struct act_q8k x = act_q8k_view(xq, k);
-        for (uint32_t r = r0; r < r1; r++) y[r] = kq_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * ns * bb, ns, &x);
+        for (uint32_t r = r0; r < r1; r++) y[r] = kq_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * ns * bb, ns, &x, pin);
         return;
     }
     for (uint32_t r = r0; r < r1; r++) {
@@ -364,10 +364,17 @@ INLINE void kq_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum 
             float *yj = y + (size_t)j0 * a->y_stride + r;
             struct act_q8k xs[TILE];
             for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8k_view(xq + (size_t)(j0 + j) * col, k);
-            if (jn == 1) *yj = kq_row_dot1(t, row, ns, &xs[0]);
-            else kq_row_tile(t, row, ns, xs, jn, yj, a->y_stride);
+            if (jn == 1) *yj = kq_row_dot1(t, row, ns, &xs[0], pin);
+            else kq_row_tile(t, row, ns, xs, jn, yj, a->y_stride, pin);
         }
     }
+}
+
+/* One compiled copy per pin for Q4_K / Q5_K; Q6_K always pins (its matvec measured the same either way on Deno's V8,
+ * 26% slower without on Node 20's). */
+INLINE void kq_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum kq_type t) {
+    if (t == T_Q6_K || pin_wanted()) kq_rows_pin(a, r0, r1, t, 1);
+    else kq_rows_pin(a, r0, r1, t, 0);
 }
 
 void matmul_q4_k(const struct args_matmul *a, uint32_t r0, uint32_t r1) { kq_rows(a, r0, r1, T_Q4_K); }

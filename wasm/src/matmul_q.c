@@ -182,7 +182,7 @@ INLINE void q32_tail(enum q32_type t, struct q32_acc *acc, const uint8_t *b0, ui
 }
 
 /* One column: blocks unpacked and dotted one at a time. */
-INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x, int fz) {
+INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *x, int fz, int pin) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     struct q32_acc acc = q32_acc_zero();
     volatile v128 sink;
@@ -193,8 +193,8 @@ INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, cons
             v128 w[NV];
             q32_unpack(t, b0 + q * bb, w);
             q32_dot(t, w, x, 4 * g + q, &lo[q], &hi[q]);
-            PIN(sink, lo[q]);
-            PIN(sink, hi[q]);
+            PIN(pin, sink, lo[q]);
+            PIN(pin, sink, hi[q]);
         }
         v128 dw = fp16x4_strided(b0, bb);
         v128 mw = t == T_Q4_1 ? fp16x4_strided(b0 + 2, bb) : dw;
@@ -206,7 +206,7 @@ INLINE float q32_row_dot1(enum q32_type t, const uint8_t *row, uint32_t nb, cons
 
 /* Up to TILE columns: each group of 4 blocks is unpacked once into a buffer, then dotted with every column. */
 INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const struct act_q8 *xs, uint32_t jn,
-                         float *y, uint32_t y_stride, int fz) {
+                         float *y, uint32_t y_stride, int fz, int pin) {
     uint32_t bb = q32_block_bytes(t), nfull = nb / 4;
     struct q32_acc acc[TILE];
     v128 w[4][NV];
@@ -221,8 +221,8 @@ INLINE void q32_row_tile(enum q32_type t, const uint8_t *row, uint32_t nb, const
             v128 lo[4], hi[4];
             for (uint32_t q = 0; q < 4; q++) {
                 q32_dot(t, w[q], &xs[j], 4 * g + q, &lo[q], &hi[q]);
-                PIN(sink, lo[q]);
-                PIN(sink, hi[q]);
+                PIN(pin, sink, lo[q]);
+                PIN(pin, sink, hi[q]);
             }
             q32_accumulate(t, &acc[j], lo, hi, 4, dw, mw, &xs[j], g, fz);
         }
@@ -358,7 +358,7 @@ INLINE void q4_0_tiles(const uint8_t *w, size_t rb, uint32_t nb, const uint8_t *
     }
 }
 
-INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz) {
+INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz, int pin) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
@@ -373,7 +373,7 @@ INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, e
     }
     if (a->n_cols == 1) {
         struct act_q8 x = act_q8_view(xq, k);
-        for (uint32_t r = r0; r < r1; r++) y[r] = q32_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb, nb, &x, fz);
+        for (uint32_t r = r0; r < r1; r++) y[r] = q32_row_dot1(t, (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb, nb, &x, fz, pin);
         return;
     }
     for (uint32_t r = r0; r < r1; r++) {
@@ -383,15 +383,20 @@ INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, e
             float *yj = y + (size_t)j0 * a->y_stride + r;
             struct act_q8 xs[TILE];
             for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
-            if (jn == 1) *yj = q32_row_dot1(t, row, nb, &xs[0], fz);
-            else q32_row_tile(t, row, nb, xs, jn, yj, a->y_stride, fz);
+            if (jn == 1) *yj = q32_row_dot1(t, row, nb, &xs[0], fz, pin);
+            else q32_row_tile(t, row, nb, xs, jn, yj, a->y_stride, fz, pin);
         }
     }
 }
 
+/* One compiled copy per (fused fma, pin); Q4_0 always pins (its row path only takes the rows a tile leaves over, and
+ * one copy of the tile code less). */
 INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
-    if (RELAXED && fma_fused()) q32_rows_fz(a, r0, r1, t, 1);
-    else q32_rows_fz(a, r0, r1, t, 0);
+    int fz = RELAXED && fma_fused(), pin = t == T_Q4_0 || pin_wanted();
+    if (fz && pin) q32_rows_fz(a, r0, r1, t, 1, 1);
+    else if (fz) q32_rows_fz(a, r0, r1, t, 1, 0);
+    else if (pin) q32_rows_fz(a, r0, r1, t, 0, 1);
+    else q32_rows_fz(a, r0, r1, t, 0, 0);
 }
 
 void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q8_0); }
