@@ -11,7 +11,8 @@
  * result to a thread-local (stack) sink ties its arithmetic down before the next block's loads. Kernels declare
  * `volatile v128 sink;` and write PIN(pin, sink, value) between the blocks they unroll; pin is a constant in each
  * compiled copy. Newer V8s schedule better on their own: the Q8_0 / Q4_1 and Q4_K / Q5_K matvecs take pin from the
- * host (pin_wanted, HEARTH_TUNE_PIN), the other kernels always pin (measured neutral either way). */
+ * host (pin_wanted, HEARTH_TUNE_PIN); the other kernels always pin (unpinned, F16 and Q6_K ran no faster on Deno's
+ * V8, and Q6_K 26% slower on Node 20's). */
 #define PIN(pin, sink, v) do { if (pin) (sink) = (v); } while (0)
 #define EXPORT(name) __attribute__((export_name(#name)))
 
