@@ -8,7 +8,7 @@
 #include "internal.h"
 
 enum float_kind { KIND_F32, KIND_F16, KIND_BF16 };
-#define TILE 8
+#define TILE 4
 
 INLINE float weight_at(enum float_kind kind, const uint8_t *row, uint32_t i) {
     if (kind == KIND_F32) return ((const float *)row)[i];
@@ -89,43 +89,113 @@ INLINE float float_dot1(enum float_kind kind, const uint8_t *row, uint32_t k, co
     return float_finish(kind, acc, row, x, np, k);
 }
 
-/* One weight row against jn (<= TILE) columns: each 32-element chunk is loaded and converted once. */
-INLINE void float_tile(enum float_kind kind, const uint8_t *row, uint32_t k, const uint8_t *x0, uint32_t col,
-                       uint32_t jn, float *y, uint32_t y_stride) {
-    uint32_t np = k & ~31u;
-    v128 acc[TILE][8];
+/* Elements i .. i + n - 1 (n a multiple of 8) of an F16 / BF16 row as f32 into buf; F16 without the inf/NaN
+ * fix-up (V8 makes each per-vector test a 5-instruction branch), which float_tile leaves to a row that has none. */
+INLINE void widen_run(enum float_kind kind, const uint8_t *row, uint32_t i, uint32_t n, float *buf) {
+    const v128 z = wasm_i32x4_splat(0);
+    for (uint32_t e = 0; e < n; e += 8) {
+        v128 h = ld((const uint16_t *)row + i + e);
+        v128 lo = wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), hi = wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15);
+        st(buf + e, kind == KIND_F16 ? fp16hi_to_f32x4(lo) : lo);
+        st(buf + e + 4, kind == KIND_F16 ? fp16hi_to_f32x4(hi) : hi);
+    }
+}
+
+/* Whether any of the row's first np f16 values is inf or NaN (exponent 31). */
+INLINE int f16_row_special(const uint8_t *row, uint32_t np) {
+    const v128 e = wasm_i16x8_splat(0x7c00);
+    v128 any = wasm_i32x4_splat(0);
+    for (uint32_t i = 0; i < np; i += 8) any = wasm_v128_or(any, wasm_i16x8_eq(wasm_v128_and(ld((const uint16_t *)row + i), e), e));
+    return wasm_v128_any_true(any);
+}
+
+#define SEG 512
+#define GROUP 24
+
+/* A run of n elements (weights w, as f32) against nc (1..TILE, a constant at each call) columns starting at x0:
+ * their accumulators acc[j][0..7] advance in four passes, two accumulators (8 elements of each 32-element step) at
+ * a time, so 2 * nc of them stay in registers (with all 8 per column in one pass V8 spills them: 2 columns of F32
+ * cost 2.2x one). */
+INLINE void float_run(const float *w, uint32_t n, const uint8_t *x0, uint32_t col, uint32_t nc, v128 acc[][8]) {
     volatile v128 sink;
-    for (uint32_t j = 0; j < jn; j++)
-        for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_splat(0.0f);
-    for (uint32_t i = 0; i < np; i += 32) {
-        v128 w[8];
-        load_chunk(kind, row, i, w);
-        for (uint32_t j = 0; j < jn; j++) {
-            const float *x = (const float *)(x0 + (size_t)j * col) + i;
-            for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_add(acc[j][q], wasm_f32x4_mul(w[q], ld(x + 4 * q)));
-            PIN(1, sink, acc[j][7]);
+    _Pragma("clang loop unroll(full)")
+    for (uint32_t p = 0; p < 4; p++) {
+        v128 a[TILE][2];
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t j = 0; j < nc; j++) {
+            a[j][0] = acc[j][2 * p];
+            a[j][1] = acc[j][2 * p + 1];
+        }
+        _Pragma("clang loop unroll(disable)")
+        for (uint32_t i = 0; i < n; i += 32) {
+            v128 w0 = ld(w + i + 8 * p), w1 = ld(w + i + 8 * p + 4);
+            _Pragma("clang loop unroll(full)")
+            for (uint32_t j = 0; j < nc; j++) {
+                const float *x = (const float *)(x0 + (size_t)j * col) + i + 8 * p;
+                a[j][0] = wasm_f32x4_add(a[j][0], wasm_f32x4_mul(w0, ld(x)));
+                a[j][1] = wasm_f32x4_add(a[j][1], wasm_f32x4_mul(w1, ld(x + 4)));
+            }
+            PIN(1, sink, a[nc - 1][1]);
+        }
+        _Pragma("clang loop unroll(full)")
+        for (uint32_t j = 0; j < nc; j++) {
+            acc[j][2 * p] = a[j][0];
+            acc[j][2 * p + 1] = a[j][1];
         }
     }
-    for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = float_finish(kind, acc[j], row, (const float *)(x0 + (size_t)j * col), np, k);
+}
+
+/* One weight row against jn (<= GROUP) columns. The row goes by runs of SEG elements; an F16 / BF16 run is widened
+ * to f32 once (on the stack) for all jn columns, which then take it TILE at a time, their accumulators parked in
+ * memory between runs. An F16 row is scanned for inf/NaN first, so the widening needs no per-vector test, and the
+ * rare row with one takes float_dot1 per column. */
+INLINE void float_group(enum float_kind kind, const uint8_t *row, uint32_t k, const uint8_t *x0, uint32_t col,
+                        uint32_t jn, float *y, uint32_t y_stride) {
+    uint32_t np = k & ~31u;
+    if (kind == KIND_F16 && f16_row_special(row, np)) {
+        for (uint32_t j = 0; j < jn; j++) y[(size_t)j * y_stride] = float_dot1(kind, row, k, (const float *)(x0 + (size_t)j * col));
+        return;
+    }
+    v128 acc[GROUP][8];
+    float buf[SEG] __attribute__((aligned(16)));
+    for (uint32_t j = 0; j < jn; j++)
+        for (int q = 0; q < 8; q++) acc[j][q] = wasm_f32x4_splat(0.0f);
+    for (uint32_t i0 = 0; i0 < np; i0 += SEG) {
+        uint32_t n = min_u32(SEG, np - i0);
+        const float *w = (const float *)row + i0;
+        if (kind != KIND_F32) {
+            widen_run(kind, row, i0, n, buf);
+            w = buf;
+        }
+        for (uint32_t t = 0; t < jn; t += TILE) {
+            const uint8_t *xt = x0 + (size_t)t * col + (size_t)i0 * 4;
+            switch (min_u32(TILE, jn - t)) {
+            case 1: float_run(w, n, xt, col, 1, acc + t); break;
+            case 2: float_run(w, n, xt, col, 2, acc + t); break;
+            case 3: float_run(w, n, xt, col, 3, acc + t); break;
+            default: float_run(w, n, xt, col, 4, acc + t); break;
+            }
+        }
+    }
+    for (uint32_t j = 0; j < jn; j++)
+        y[(size_t)j * y_stride] = float_finish(kind, acc[j], row, (const float *)(x0 + (size_t)j * col), np, k);
 }
 
 INLINE void float_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum float_kind kind) {
     uint32_t k = a->k, esz = kind == KIND_F32 ? 4 : 2, col = (k * 4 + 15) & ~15u;
     const uint8_t *x = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
+    /* one column: float_dot1's single pass beats float_run's four on a short row (F32 k 64-128: ~9%), and on F16
+     * unless the host asks for runs (hearth.h, HEARTH_TUNE_F16_RUNS) */
+    /* one column: float_dot1's single pass (F16: 10.4 against 8.8 GB/s by float_group) */
     if (a->n_cols == 1) {
         for (uint32_t r = r0; r < r1; r++) y[r] = float_dot1(kind, (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz, k, (const float *)x);
         return;
     }
     for (uint32_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * k * esz;
-        for (uint32_t j0 = 0; j0 < a->n_cols; j0 += TILE) {
-            uint32_t jn = min_u32(TILE, a->n_cols - j0);
-            const uint8_t *xj = x + (size_t)j0 * col;
-            float *yj = y + (size_t)j0 * a->y_stride + r;
-            if (jn == 1) *yj = float_dot1(kind, row, k, (const float *)xj);
-            else float_tile(kind, row, k, xj, col, jn, yj, a->y_stride);
-        }
+        for (uint32_t j0 = 0; j0 < a->n_cols; j0 += GROUP)
+            float_group(kind, row, k, x + (size_t)j0 * col, col, min_u32(GROUP, a->n_cols - j0), y + (size_t)j0 * a->y_stride + r, a->y_stride);
     }
 }
 
