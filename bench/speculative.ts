@@ -5,7 +5,7 @@
  * 1. Verification cost: one target forward over 1 + k tokens (a k-token draft) vs a 1-token step, k = 1..4 — the
  *    reason speculation pays: a step streams the weights once however many columns it scores.
  * 2. n-gram drafting on a repetitive prompt (stories260K by default): decode tok/s and tokens per step, with and
- *    without speculation, greedy (identical text either way).
+ *    without speculation, fixed and adaptive draft length, greedy (identical text either way).
  */
 import { parseArgs } from 'node:util';
 import { defaultSampling, type SpeculativeOptions } from '../src/engine/api.ts';
@@ -78,11 +78,13 @@ const run = async (speculative?: SpeculativeOptions) => {
 };
 const plain = await run();
 console.log(`  none:        ${plain.tokS.toFixed(0)} tok/s`);
-for (const nMax of [2, 4, 8]) {
-  const spec = await run({ type: 'ngram', nMax });
-  console.log(
-    `  ngram n_max=${nMax}: ${spec.tokS.toFixed(0)} tok/s (${(spec.tokS / plain.tokS).toFixed(2)}×), ` +
-      `${spec.perStep.toFixed(2)} tokens/step, acceptance ${(100 * spec.acceptance).toFixed(0)}%, same text: ${spec.text === plain.text}`,
-  );
+for (const adaptive of [false, true]) {
+  for (const nMax of [2, 4, 8]) {
+    const spec = await run({ type: 'ngram', nMax, adaptive });
+    console.log(
+      `  ngram n_max=${nMax}${adaptive ? ' adaptive' : ''}: ${spec.tokS.toFixed(0)} tok/s (${(spec.tokS / plain.tokS).toFixed(2)}×), ` +
+        `${spec.perStep.toFixed(2)} tokens/step, acceptance ${(100 * spec.acceptance).toFixed(0)}%, same text: ${spec.text === plain.text}`,
+    );
+  }
 }
 await engine.close();

@@ -55,6 +55,7 @@ const cases: Case[] = [
   { name: 'unknown model', body: chat({ model: 'gpt-4o' }), status: 404, code: 'model_not_found', param: 'model' },
   { name: 'model given as a path', body: chat({ model: '../../etc/passwd' }), status: 404, code: 'model_not_found' },
   { name: 'unknown parameter', body: chat({ frobnicate: true }), status: 400, code: 'unknown_parameter', param: 'frobnicate' },
+  { name: 'speculative.adaptive not a boolean', body: chat({ speculative: { type: 'ngram', adaptive: 'yes' } }), status: 400, param: 'speculative.adaptive' },
   { name: 'negative max_tokens', body: chat({ max_tokens: -5 }), status: 400, param: 'max_tokens' },
   { name: 'zero max_tokens', body: chat({ max_tokens: 0 }), status: 400, param: 'max_tokens' },
   { name: 'fractional max_tokens', body: chat({ max_tokens: 1.5 }), status: 400, param: 'max_tokens' },

@@ -10,6 +10,7 @@ import { defaultSampling } from '../src/engine/api.ts';
 import { createEngine } from '../src/engine/engine.ts';
 import type { Model } from '../src/engine/load.ts';
 import { Sampler } from '../src/engine/sampler.ts';
+import { DraftLength } from '../src/engine/speculative/draft-length.ts';
 import { NgramDrafter } from '../src/engine/speculative/ngram.ts';
 import { loadFile, sharedModel } from './helpers/models.ts';
 
@@ -93,6 +94,58 @@ for (const type of ['ngram', 'draft'] as const) {
     await engine.close();
   });
 }
+
+test('adaptive draft length: drafts long when drafts are accepted and verification is cheap, stops when not', () => {
+  // cheap verification (a 1 + n forward costs 1 + 0.1 n), every drafted token accepted: the ceiling
+  const good = new DraftLength(6);
+  assert.is(good.choose(6), 6, 'nothing timed yet: draft to learn');
+  for (let i = 0; i < 20; i++) {
+    const n = good.choose(6);
+    good.observe(n, n, 10 * (1 + 0.1 * n));
+  }
+  good.observe(0, 0, 10);
+  assert.is(good.choose(6), 6);
+  assert.is(good.choose(2), 2, 'never past the room left');
+  assert.ok(good.acceptance > 0.9, `acceptance ${good.acceptance}`);
+
+  // costly verification (1 + n tokens cost 1 + 0.9 n) and nothing accepted: plain steps, a 1-token probe every 8th
+  const bad = new DraftLength(6);
+  const lengths: number[] = [];
+  bad.observe(0, 0, 10);
+  for (let i = 0; i < 40; i++) {
+    const n = bad.choose(6);
+    lengths.push(n);
+    bad.observe(n, 0, 10 * (1 + 0.9 * n));
+  }
+  const tail = lengths.slice(8);
+  assert.ok(tail.filter((n) => n === 0).length >= 24, `mostly plain steps: ${lengths.join(',')}`);
+  assert.ok(tail.some((n) => n === 1), `still probing: ${lengths.join(',')}`);
+  assert.ok(tail.every((n) => n <= 1), `no long drafts once drafts fail: ${lengths.join(',')}`);
+
+  // the drafter's own time counts: acceptance 0.5 pays for a free drafter, not for one as slow as the target
+  const cheap = new DraftLength(4), slow = new DraftLength(4);
+  for (const [d, draftMs] of [[cheap, 0], [slow, 10]] as const) {
+    d.observe(0, 0, 10);
+    for (let i = 0; i < 30; i++) d.observe(2, i % 2 ? 2 : 0, 10 * (1 + 0.2 * 2), draftMs * 2);
+    d.observe(1, 1, 10 * 1.2, draftMs);
+  }
+  assert.ok(cheap.choose(4) >= 1, 'a free drafter with fair acceptance drafts');
+  assert.is(slow.choose(4), 0, 'a drafter as slow as the target does not pay');
+});
+
+test('greedy with adaptive n-gram speculation equals greedy without', async () => {
+  const engine = createEngine(model, { slots: 1, contextPerSlot: 256 });
+  for (const prompt of prompts) {
+    const ids = engine.tokenize(prompt);
+    const plain = await collect(engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 } }));
+    const spec = await collect(
+      engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 }, speculative: { type: 'ngram', nMax: 8, adaptive: true } }),
+    );
+    assert.equal(spec.ids, plain.ids, JSON.stringify(prompt));
+    assert.ok(spec.usage.speculative!.draftedTokens > 0, 'the first steps draft');
+  }
+  await engine.close();
+});
 
 /** Pearson chi-square of two samples over the same categories (pooled expected counts). */
 function chiSquare(a: Map<number, number>, b: Map<number, number>, na: number, nb: number): { stat: number; dof: number } {

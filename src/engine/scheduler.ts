@@ -16,6 +16,7 @@ import {
   type Usage,
 } from './api.ts';
 import { EventQueue } from './events.ts';
+import { DraftLength } from './speculative/draft-length.ts';
 import type { ArchModel, ForwardSeq, KvCache } from './models/model.ts';
 import { Sampler, topLogprobs } from './sampler.ts';
 import type { Drafter, SpeculativeOptions } from './speculative/drafter.ts';
@@ -70,6 +71,8 @@ interface Job {
   specType: SpeculativeOptions['type'];
   drafter: Drafter | null;
   nMax: number;
+  /** speculative.adaptive: picks each step's draft length under nMax */
+  draftLength: DraftLength | null;
   drafted: number;
   accepted: number;
   /** Target forwards while decoding (tokens per step = generated / steps). */
@@ -184,6 +187,7 @@ export class Scheduler {
       specType: spec.type,
       drafter: null,
       nMax: spec.type === 'none' ? 0 : spec.nMax,
+      draftLength: spec.type !== 'none' && spec.adaptive ? new DraftLength(spec.nMax) : null,
       drafted: 0,
       accepted: 0,
       decodeSteps: 0,
@@ -355,13 +359,19 @@ export class Scheduler {
     let budget = this.model.maxBatch;
     // decoding slots first: their last token, plus a draft when speculating
     const drafts = new Map<Job, number[]>();
+    const draftMs = new Map<Job, number>();
     for (const { job, kv } of active) {
       if (job.prefilled < job.request.prompt.length) continue;
       let draft: number[] = [];
       if (job.drafter) {
         // never draft past max_tokens, the context, or the batch
-        const room = Math.min(job.nMax, job.request.maxTokens - job.generated.length - 1, kv.size - kv.used - 2, budget - 1);
-        if (room > 0) draft = job.drafter.draft([...job.request.prompt, ...job.generated], room);
+        let room = Math.min(job.nMax, job.request.maxTokens - job.generated.length - 1, kv.size - kv.used - 2, budget - 1);
+        if (job.draftLength) room = job.draftLength.choose(room);
+        if (room > 0) {
+          const t0 = now();
+          draft = job.drafter.draft([...job.request.prompt, ...job.generated], room);
+          draftMs.set(job, now() - t0);
+        }
       }
       drafts.set(job, draft);
       batch.push({
@@ -435,13 +445,16 @@ export class Scheduler {
       const rows = logits[i];
       if (rows.length === 0) return;
       const draft = drafts.get(job) ?? [];
+      const acceptedBefore = job.accepted;
       if (draft.length === 0) {
         if (seq.hidden) job.drafter?.observeHidden?.(seq.hidden[0]);
         this.emitToken(job, rows[0]);
         decoded++;
-        return;
+      } else {
+        decoded += this.emitVerified(job, seq, rows, draft);
       }
-      decoded += this.emitVerified(job, seq, rows, draft);
+      // a forward's time is this request's own cost only when it ran alone
+      if (!prefill) job.draftLength?.observe(draft.length, job.accepted - acceptedBefore, batch.length === 1 ? ms : undefined, draftMs.get(job));
     });
     if (decoded > 0) this.recent.push({ at: now(), tokens: decoded });
   }

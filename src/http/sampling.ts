@@ -51,12 +51,12 @@ function logitBiasFrom(bias: Record<string, number>, vocabSize: number): Record<
   return out;
 }
 
-/** `speculative: { type, n_max }` → the engine's options (undefined: the server default applies). */
+/** `speculative: { type, n_max, adaptive }` → the engine's options (undefined: the server default applies). */
 export function speculativeFrom(
-  spec: { type: SpeculativeOptions['type']; n_max?: number | null } | null | undefined,
+  spec: { type: SpeculativeOptions['type']; n_max?: number | null; adaptive?: boolean | null } | null | undefined,
 ): SpeculativeOptions | undefined {
   if (spec == null) return undefined;
-  return { type: spec.type, nMax: spec.n_max ?? 4 };
+  return { type: spec.type, nMax: spec.n_max ?? 4, ...(spec.adaptive ? { adaptive: true } : {}) };
 }
 
 export function stopsFrom(stop: string | string[] | null | undefined): string[] {

@@ -43,6 +43,7 @@ const samplingFields = {
     .strictObject({
       type: z.enum(['none', 'ngram', 'draft', 'mtp'], { error: 'must be one of none, ngram, draft, mtp' }),
       n_max: z.number().int().min(1).max(16).nullish(),
+      adaptive: z.boolean().nullish(),
     })
     .nullish(),
 };

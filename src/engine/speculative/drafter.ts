@@ -24,4 +24,6 @@ export interface SpeculativeOptions {
   type: SpeculativeType;
   /** Most tokens drafted per step. */
   nMax: number;
+  /** Pick each step's draft length (0..nMax) by measured acceptance and forward times (draft-length.ts). */
+  adaptive?: boolean;
 }
