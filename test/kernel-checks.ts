@@ -628,6 +628,9 @@ const attention: Check = {
       { nTokens: 2, nHead: 2, nHeadKv: 2, dk: 40, dv: 40, nCells: 9, window: 4, softcap: 0, flags: 0 },
       { nTokens: 2, nHead: 4, nHeadKv: 1, dk: 64, dv: 64, nCells: 96, window: 0, softcap: 30, flags: 0 },
       { nTokens: 4, nHead: 2, nHeadKv: 2, dk: 32, dv: 32, nCells: 12, window: 0, softcap: 0, flags: 1 },
+      // heads narrower than a 32-element step (stories260K's 8), and a window that masks whole runs of 8 cells
+      { nTokens: 2, nHead: 8, nHeadKv: 4, dk: 8, dv: 6, nCells: 48, window: 5, softcap: 0, flags: 0 },
+      { nTokens: 1, nHead: 2, nHeadKv: 1, dk: 14, dv: 8, nCells: 33, window: 0, softcap: 0, flags: 0 },
       // ATTN_TILED (llama.cpp's batched F16 gemm order), alone and with NONCAUSAL (an image block); dims multiples of 8
       { nTokens: 3, nHead: 2, nHeadKv: 1, dk: 64, dv: 64, nCells: 40, window: 0, softcap: 0, flags: 2 },
       { nTokens: 4, nHead: 4, nHeadKv: 2, dk: 32, dv: 32, nCells: 16, window: 5, softcap: 0, flags: 3 },

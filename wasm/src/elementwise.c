@@ -114,7 +114,15 @@ void softmax_row(float *x, uint32_t n, int ref) {
         }
     } else {
         v128 m = wasm_f32x4_splat(max);
+        const v128 ninf = wasm_f32x4_splat(-__builtin_inff());
         for (; i + 8 <= n; i += 8) {
+            /* 8 masked cells (attention's -inf: the causal tail, a sliding window) give exact zeros, which add nothing
+             * to the sum: skip the exponentials, the costliest part of a small head's attention */
+            if (!wasm_v128_any_true(wasm_v128_or(wasm_f32x4_ne(ld(x + i), ninf), wasm_f32x4_ne(ld(x + i + 4), ninf)))) {
+                st(x + i, wasm_f32x4_splat(0.0f));
+                st(x + i + 4, wasm_f32x4_splat(0.0f));
+                continue;
+            }
             v128 lo = ggml_expf4(wasm_f32x4_sub(ld(x + i), m)), hi = ggml_expf4(wasm_f32x4_sub(ld(x + i + 4), m));
             st(x + i, lo);
             st(x + i + 4, hi);
