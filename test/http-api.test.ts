@@ -88,18 +88,20 @@ api('completion: greedy text equals the library and llama.cpp; usage is right', 
   assert.equal(res.usage, { prompt_tokens: promptTokens, completion_tokens: 64, total_tokens: promptTokens + 64 });
 });
 
-api('completion with adaptive n-gram speculation: the same text, speculation reported in usage', async () => {
-  const res = (await client.completions.create({
-    model: 'stories260K',
-    prompt: 'Once upon a time',
-    max_tokens: 64,
-    temperature: 0,
-    // @ts-expect-error hearth's extension
-    speculative: { type: 'ngram', n_max: 8, adaptive: true },
-  })) as unknown as { choices: { text: string }[]; usage: { speculative?: { type: string; drafted_tokens: number } } };
-  assert.is(res.choices[0].text, llamaCppStory);
-  assert.is(res.usage.speculative?.type, 'ngram');
-  assert.ok((res.usage.speculative?.drafted_tokens ?? 0) > 0, JSON.stringify(res.usage));
+api('completion with n-gram speculation, adaptive and fixed: the same text, speculation reported in usage', async () => {
+  for (const adaptive of [true, false]) {
+    const res = (await client.completions.create({
+      model: 'stories260K',
+      prompt: 'Once upon a time',
+      max_tokens: 64,
+      temperature: 0,
+      // @ts-expect-error hearth's extension
+      speculative: { type: 'ngram', n_max: 8, adaptive },
+    })) as unknown as { choices: { text: string }[]; usage: { speculative?: { type: string; drafted_tokens: number } } };
+    assert.is(res.choices[0].text, llamaCppStory);
+    assert.is(res.usage.speculative?.type, 'ngram');
+    assert.ok((res.usage.speculative?.drafted_tokens ?? 0) > 0, JSON.stringify(res.usage));
+  }
 });
 
 api('chat: non-streaming greedy equals the library on the rendered ChatML prompt', async () => {

@@ -269,7 +269,8 @@ test('scheduler: greedy with MTP speculation equals greedy without (n_max 1–4,
       const plain = await collect(engine.submit({ prompt, maxTokens: MAX_TOKENS, sampling: greedy }));
       assert.is(plain.usage.speculative, undefined);
       for (let nMax = 1; nMax <= 4; nMax++) {
-        const speculative: SpeculativeOptions = { type: 'mtp', nMax };
+        // fixed length: the replay drafts n_max every step the room allows
+        const speculative: SpeculativeOptions = { type: 'mtp', nMax, adaptive: false };
         drafts.length = 0;
         const spec = await collect(engine.submit({ prompt, maxTokens: MAX_TOKENS, sampling: greedy, speculative }));
         assert.equal(spec.ids, plain.ids, `mtp n_max ${nMax}: ${JSON.stringify(text)}`);

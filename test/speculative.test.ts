@@ -11,6 +11,7 @@ import { createEngine } from '../src/engine/engine.ts';
 import type { Model } from '../src/engine/load.ts';
 import { Sampler } from '../src/engine/sampler.ts';
 import { DraftLength } from '../src/engine/speculative/draft-length.ts';
+import { speculativeFromText } from '../src/http/config.ts';
 import { NgramDrafter } from '../src/engine/speculative/ngram.ts';
 import { loadFile, sharedModel } from './helpers/models.ts';
 
@@ -72,7 +73,7 @@ for (const type of ['ngram', 'draft'] as const) {
       const ids = engine.tokenize(prompt);
       const plain = await collect(engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 } }));
       for (let nMax = 1; nMax <= 4; nMax++) {
-        const speculative: SpeculativeOptions = { type, nMax };
+        const speculative: SpeculativeOptions = { type, nMax, adaptive: false };
         const spec = await collect(
           engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 }, speculative }),
         );
@@ -133,13 +134,20 @@ test('adaptive draft length: drafts long when drafts are accepted and verificati
   assert.is(slow.choose(4), 0, 'a drafter as slow as the target does not pay');
 });
 
-test('greedy with adaptive n-gram speculation equals greedy without', async () => {
+test('server default --speculative TYPE[:N][:fixed]: adaptive unless fixed', () => {
+  assert.equal(speculativeFromText('ngram', 'X'), { type: 'ngram', nMax: 4 });
+  assert.equal(speculativeFromText('mtp:2:fixed', 'X'), { type: 'mtp', nMax: 2, adaptive: false });
+  assert.is(speculativeFromText('none', 'X'), null);
+  assert.throws(() => speculativeFromText('ngram:4:sometimes', 'HEARTH_SPECULATIVE'), /HEARTH_SPECULATIVE must be TYPE, TYPE:N or TYPE:N:fixed/);
+});
+
+test('greedy with adaptive (the default) n-gram speculation equals greedy without', async () => {
   const engine = createEngine(model, { slots: 1, contextPerSlot: 256 });
   for (const prompt of prompts) {
     const ids = engine.tokenize(prompt);
     const plain = await collect(engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 } }));
     const spec = await collect(
-      engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 }, speculative: { type: 'ngram', nMax: 8, adaptive: true } }),
+      engine.submit({ prompt: ids, maxTokens: 48, sampling: { ...defaultSampling, temperature: 0 }, speculative: { type: 'ngram', nMax: 8 } }),
     );
     assert.equal(spec.ids, plain.ids, JSON.stringify(prompt));
     assert.ok(spec.usage.speculative!.draftedTokens > 0, 'the first steps draft');

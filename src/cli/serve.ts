@@ -23,8 +23,9 @@ const help = `usage: hearth serve [--model FILE] [options]
   --api-key KEY      require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY; none = open)
   --cors ORIGINS     allow these origins (comma-separated, or *); CORS is off by default
   --max-body BYTES   largest request body (default 33554432)
-  --speculative T[:N][:adaptive]  default speculative decoding: ngram, draft (needs --draft-model), mtp or none;
-                     N tokens per draft at most; adaptive: each step's length by measured acceptance and cost
+  --speculative T[:N][:fixed]  default speculative decoding: ngram, draft (needs --draft-model), mtp or none;
+                     N tokens per draft at most (each step's length chosen by measured acceptance and cost;
+                     fixed: always N)
   --draft-model FILE a smaller GGUF with the same vocabulary (--speculative draft), or a Gemma 4 MTP assistant
                      (--speculative mtp; default: NAME-assistant.gguf beside the model, if there is one)
   --mmproj FILE      multimodal projector for image and audio input (default: NAME-mmproj.gguf or

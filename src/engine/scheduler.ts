@@ -71,7 +71,7 @@ interface Job {
   specType: SpeculativeOptions['type'];
   drafter: Drafter | null;
   nMax: number;
-  /** speculative.adaptive: picks each step's draft length under nMax */
+  /** picks each step's draft length under nMax (speculative.adaptive, the default) */
   draftLength: DraftLength | null;
   drafted: number;
   accepted: number;
@@ -187,7 +187,7 @@ export class Scheduler {
       specType: spec.type,
       drafter: null,
       nMax: spec.type === 'none' ? 0 : spec.nMax,
-      draftLength: spec.type !== 'none' && spec.adaptive ? new DraftLength(spec.nMax) : null,
+      draftLength: spec.type !== 'none' && spec.adaptive !== false ? new DraftLength(spec.nMax) : null,
       drafted: 0,
       accepted: 0,
       decodeSteps: 0,

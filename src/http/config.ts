@@ -46,12 +46,12 @@ export const defaultServerConfig: ServerConfig = {
 
 export const defaultEngineConfig: EngineConfig = { parallel: 4, queueLimit: 64, context: null, threads: null, speculative: null };
 
-/** "ngram", "ngram:4", "draft:3", "mtp:8:adaptive", "none" → speculative options. */
+/** "ngram", "ngram:4", "draft:3", "mtp:2:fixed", "none" → speculative options. */
 export function speculativeFromText(value: string, name: string): SpeculativeOptions | null {
-  const m = /^(none|ngram|draft|mtp)(?::(\d+))?(:adaptive)?$/.exec(value.trim());
-  if (!m) throw new ConfigError(`${name} must be TYPE, TYPE:N or TYPE:N:adaptive with TYPE one of none, ngram, draft, mtp (got '${value}')`);
+  const m = /^(none|ngram|draft|mtp)(?::(\d+))?(:fixed)?$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${name} must be TYPE, TYPE:N or TYPE:N:fixed with TYPE one of none, ngram, draft, mtp (got '${value}')`);
   if (m[1] === 'none') return null;
-  return { type: m[1] as SpeculativeOptions['type'], nMax: m[2] ? wholeNumber(m[2], name, 1, 16) : 4, ...(m[3] ? { adaptive: true } : {}) };
+  return { type: m[1] as SpeculativeOptions['type'], nMax: m[2] ? wholeNumber(m[2], name, 1, 16) : 4, ...(m[3] ? { adaptive: false } : {}) };
 }
 
 export class ConfigError extends Error {

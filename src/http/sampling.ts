@@ -56,7 +56,7 @@ export function speculativeFrom(
   spec: { type: SpeculativeOptions['type']; n_max?: number | null; adaptive?: boolean | null } | null | undefined,
 ): SpeculativeOptions | undefined {
   if (spec == null) return undefined;
-  return { type: spec.type, nMax: spec.n_max ?? 4, ...(spec.adaptive ? { adaptive: true } : {}) };
+  return { type: spec.type, nMax: spec.n_max ?? 4, ...(spec.adaptive === false ? { adaptive: false } : {}) };
 }
 
 export function stopsFrom(stop: string | string[] | null | undefined): string[] {

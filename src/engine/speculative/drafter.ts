@@ -24,6 +24,9 @@ export interface SpeculativeOptions {
   type: SpeculativeType;
   /** Most tokens drafted per step. */
   nMax: number;
-  /** Pick each step's draft length (0..nMax) by measured acceptance and forward times (draft-length.ts). */
+  /**
+   * Each step's draft length (0..nMax) by measured acceptance and forward times (draft-length.ts); false: nMax
+   * every step the room allows. Default true.
+   */
   adaptive?: boolean;
 }
