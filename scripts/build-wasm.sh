@@ -14,7 +14,7 @@ LD="$(pick wasm-ld-19 wasm-ld)"
 
 sources=(wasm/src/traits.c wasm/src/run.c wasm/src/quantize.c wasm/src/matmul_float.c wasm/src/matmul_q.c
          wasm/src/matmul_k.c wasm/src/matmul_tinyblas.c wasm/src/dequant.c wasm/src/norm.c wasm/src/layer_norm.c wasm/src/rope.c wasm/src/attention.c
-         wasm/src/elementwise.c)
+         wasm/src/elementwise.c wasm/src/repack.c)
 
 cflags=(--target=wasm32 -std=c11 -O3 -ffreestanding -nostdlib -fno-builtin-memset -ffp-contract=off
         -msimd128 -mbulk-memory -matomics -mnontrapping-fptoint -msign-ext -mmutable-globals

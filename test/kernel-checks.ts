@@ -5,7 +5,7 @@
  * kernel-reference.ts. test/kernels.test.ts runs them on the baseline build under Node; test/relaxed-check.ts
  * runs them on the relaxed build under Deno.
  */
-import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, Op, TUNE_PIN, TUNE_Q4_0_ONE_BLOCK, WeightType, rowBytes, tuneFlags } from '../src/core/index.ts';
+import { Core, type CoreExports, CoreOps, type Executor, InlineExecutor, INTERLEAVE_MAX_K, Op, TUNE_PIN, TUNE_Q4_0_ONE_BLOCK, WeightType, rowBytes, tuneFlags } from '../src/core/index.ts';
 import {
   dequantizeRow, f16ToF32, f32Bits, f32ToBf16, f32ToF16, fmaF32, fround, ggmlExpf, quantizeQ8K, quantizeQ8x86, roundF16, ulpDiff,
 } from './kernel-reference.ts';
@@ -411,6 +411,56 @@ const getRows: Check = {
         expectSame(fails, `${typeName[t]} id ${id} vs spec`, got.subarray(j * k, (j + 1) * k), want);
       });
     }
+    return fails;
+  },
+};
+
+/** Q4_0 with rows interleaved by 4 (HT_Q4_0_X4, the layout the loader gives Q4_0 matrices): matmul and get_rows
+ * give the plain layout's bits, SIMD and scalar twin, on row counts that leave 1..3 plain rows at the end, several
+ * row chunks for the threads (200 rows), and 1..9 columns (tiles of 4 and the 1-column tile). */
+const interleaved: Check = {
+  name: 'Q4_0 rows interleaved by 4: matmul and get_rows == plain Q4_0, bit for bit',
+  run(h) {
+    const fails: Failures = [];
+    const r = rng(31);
+    const split5 = new CoreOps(h.core, new SequentialExecutor(h.core.exports, 5));
+    for (const k of [32, 160, 1024]) {
+      for (const nRows of [4, 13, 34, 200]) {
+        const w = weights(r, WeightType.Q4_0, k, nRows), wp = put(h.core, w), xp4 = put(h.core, w);
+        if (h.core.exports.hearth_interleave_q4_0(xp4, k, nRows) !== 1) fails.push(`k=${k} rows=${nRows}: not interleaved`);
+        const x4 = h.core.u8(xp4, w.length);
+        // group g's block b of row 4g+i sits at 72 b + 18 i of the group; the rows % 4 last rows are untouched
+        const rb = rowBytes(WeightType.Q4_0, k), nb = k / 32, g = nRows - (nRows % 4);
+        for (const [row, b] of [[0, nb - 1], [g - 1, 0], [g - 3, nb >> 1]]) {
+          const at = (row >> 2) * 4 * rb + b * 72 + (row % 4) * 18;
+          if (x4.subarray(at, at + 18).some((v, i) => v !== w[row * rb + b * 18 + i])) fails.push(`k=${k} rows=${nRows}: row ${row} block ${b} misplaced`);
+        }
+        if (x4.subarray(g * rb).some((v, i) => v !== w[g * rb + i])) fails.push(`k=${k} rows=${nRows}: the plain rows moved`);
+        for (const nCols of [1, 2, 3, 4, 5, 9]) {
+          const xp = put(h.core, activations(r, k * nCols)), n = nRows * nCols;
+          const y = [0, 1, 2, 3].map(() => h.core.alloc(4 * n));
+          h.ref.matmul(WeightType.Q4_0, wp, k, nRows, xp, nCols, y[0]);
+          h.simd.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[1]);
+          h.ref.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[2]);
+          split5.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[3]);
+          const want = h.core.f32(y[0], n).slice(), tag = `k=${k} rows=${nRows} n_cols=${nCols}`;
+          expectSame(fails, `${tag} SIMD`, h.core.f32(y[1], n), want);
+          expectSame(fails, `${tag} scalar twin`, h.core.f32(y[2], n), want);
+          expectSame(fails, `${tag} 5 threads`, h.core.f32(y[3], n), want);
+        }
+        const ids = Int32Array.from([0, 3, nRows - 1, nRows - 2, nRows, -1, 1]), ip = put(h.core, ids);
+        const outs = [0, 1, 2].map(() => h.core.alloc(4 * k * ids.length));
+        h.ref.getRows(WeightType.Q4_0, wp, k, nRows, ip, ids.length, outs[0]);
+        h.simd.getRows(WeightType.Q4_0_X4, xp4, k, nRows, ip, ids.length, outs[1]);
+        h.ref.getRows(WeightType.Q4_0_X4, xp4, k, nRows, ip, ids.length, outs[2]);
+        const want = h.core.f32(outs[0], k * ids.length).slice();
+        expectSame(fails, `get_rows k=${k} rows=${nRows} SIMD`, h.core.f32(outs[1], k * ids.length), want);
+        expectSame(fails, `get_rows k=${k} rows=${nRows} scalar twin`, h.core.f32(outs[2], k * ids.length), want);
+      }
+    }
+    // a width over the limit is left alone (loadedType keeps such a matrix Q4_0)
+    if (h.core.exports.hearth_interleave_q4_0(0, INTERLEAVE_MAX_K + 32, 4) !== 0) fails.push('k over INTERLEAVE_MAX_K was accepted');
+    if (h.core.exports.hearth_interleave_q4_0(0, 48, 4) !== 0) fails.push('k = 48 was accepted');
     return fails;
   },
 };
@@ -866,7 +916,7 @@ const tuneShapes: Check = {
   },
 };
 
-export const checks: Check[] = [quantizeAct, matmul, matmulTiles, tuneShapes, fmaHalfway, getRows, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
+export const checks: Check[] = [quantizeAct, matmul, matmulTiles, tuneShapes, fmaHalfway, getRows, interleaved, rmsNorm, layerNorm, matmulTiled, rope, kvStore, attention, elementwise, stacks];
 
 /** The same random matmuls on two builds: results must be bit-identical (activation layouts differ, numerics don't). */
 export function crossBuildMatmul(a: Harness, b: Harness): Failures {

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define HEARTH_ABI_VERSION 3
+#define HEARTH_ABI_VERSION 4
 #define HEARTH_STACK_BYTES 65536
 
 /* hearth_tune(flags): code-shape choices the host makes for its JS engine's compiler. They never change a result,
@@ -41,7 +41,16 @@
 enum hearth_type {
     HT_F32 = 0, HT_F16 = 1, HT_Q4_0 = 2, HT_Q4_1 = 3, HT_Q8_0 = 8,
     HT_Q4_K = 12, HT_Q5_K = 13, HT_Q6_K = 14, HT_BF16 = 30,
+    /* hearth's own, not a ggml id: Q4_0 with its rows interleaved in groups of 4 (the loader repacks Q4_0 tensors so):
+     * group g (rows 4g..4g+3) takes bytes [4g * rb, (4g + 4) * rb) of the tensor (rb = k / 32 * 18), and block b of
+     * its row 4g + i sits at 72 * b + 18 * i there; the n_rows % 4 rows after the last group keep the plain layout.
+     * The 4-row tile then reads one sequential stream instead of 4 interleaved ones, which this CPU's prefetchers
+     * follow (1-column matvec from DRAM: 8.6 -> 16 GB/s on one thread). Same numerics as Q4_0. */
+    HT_Q4_0_X4 = 64,
 };
+/* hearth_interleave_q4_0(w, k, n_rows): rewrite a Q4_0 matrix at w in place as HT_Q4_0_X4; 0 (nothing done) when k
+ * is not a multiple of 32 or is over this (such a matrix stays Q4_0). */
+#define HEARTH_INTERLEAVE_MAX_K 65536
 
 enum hearth_op {
     OP_QUANTIZE_ACT = 1, /* split: columns */

@@ -17,6 +17,8 @@ export interface CoreExports {
   hearth_relaxed_selftest(): number;
   /** Code-shape choices for this JS engine (hearth.h, HEARTH_TUNE_*); never change a result. */
   hearth_tune(flags: number): void;
+  /** Rewrite a Q4_0 matrix in place as Q4_0_X4 (core/repack.ts); 0 when k is out of range (nothing done). */
+  hearth_interleave_q4_0(w: number, k: number, nRows: number): number;
   __heap_base: WebAssembly.Global;
   __stack_pointer: WebAssembly.Global;
 }

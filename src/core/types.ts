@@ -13,7 +13,11 @@ export const WeightType = {
   Q5_K: 13,
   Q6_K: 14,
   BF16: 30,
+  /** hearth's own, not a ggml id: Q4_0 with rows interleaved in groups of 4 (wasm/hearth.h; the loader repacks to it) */
+  Q4_0_X4: 64,
 } as const;
+/** hearth.h HEARTH_INTERLEAVE_MAX_K: wider Q4_0 matrices stay Q4_0 */
+export const INTERLEAVE_MAX_K = 65536;
 export type WeightTypeId = (typeof WeightType)[keyof typeof WeightType];
 
 export interface WeightTraits {
@@ -37,6 +41,7 @@ export const weightTraits: ReadonlyMap<number, WeightTraits> = new Map(
       [WeightType.Q4_K, 'q4_K', 256, 144],
       [WeightType.Q5_K, 'q5_K', 256, 176],
       [WeightType.Q6_K, 'q6_K', 256, 210],
+      [WeightType.Q4_0_X4, 'q4_0x4', 32, 18],
     ] as const
   ).map(([id, name, blockSize, blockBytes]) => [id, { id, name, blockSize, blockBytes }]),
 );
@@ -62,7 +67,7 @@ export const Op = {
   MATMUL_TILED: 18,
 } as const;
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** Stack each extra instance (pool worker) over the same memory needs (HEARTH_STACK_BYTES). */
 export const STACK_BYTES = 65536;
 export const ROPE_NORM = 0;

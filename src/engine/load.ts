@@ -12,6 +12,7 @@ import { checkAssistantFits, Gemma4Assistant, gemma4AssistantTensorNames, readGe
 import { llamaActivations, LlamaModel, llamaKvBytesPerLayer, llamaTensorNames, readLlamaConfig } from './models/llama.ts';
 import { activationBytes, ModelError, requireTensor, type ActivationLayout, type ArchModel } from './models/model.ts';
 import { ggmlType } from './gguf/types.ts';
+import { loadedType } from '../core/repack.ts';
 import { createTokenizer, type Tokenizer } from './tokenizer/index.ts';
 import { imageTokenLimits, loadMmproj, readMmprojHeader } from './multimodal/load.ts';
 import type { Gemma4Projector } from './multimodal/projector.ts';
@@ -241,7 +242,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   let lastReport = 0;
   for (const t of tensors) {
     const ptr = kernels.alloc(t.size, groups.of.get(t.name)!);
-    await source.readInto(t.offset, kernels.u8(ptr, t.size), (n) => {
+    await placeTensor(source, t, kernels, ptr, (n) => {
       loaded += n;
       const at = performance.now();
       if (at - lastReport > 100) {
@@ -288,6 +289,13 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   };
 }
 
+/** Read a tensor to ptr in the layout it runs in (bindWeight's type): Q4_0 matrices interleaved (core/repack.ts). */
+async function placeTensor(source: ModelSource, t: GgufTensorInfo, kernels: Kernels, ptr: number, onBytes: (n: number) => void): Promise<void> {
+  await source.readInto(t.offset, kernels.u8(ptr, t.size), onBytes);
+  const rows = t.dims.slice(1).reduce((a, d) => a * d, 1);
+  if (loadedType(t.type, t.dims[0], rows) !== t.type) kernels.interleaveQ4_0(ptr, t.dims[0], rows);
+}
+
 /**
  * Load a Gemma 4 MTP assistant (`gemma4-assistant`, spec gemma4.md §10) beside its loaded gemma4 target: its weights
  * go into the target's memory (the memory group of the target's embedding and last layers), because every draft
@@ -309,7 +317,7 @@ export async function loadAssistant(source: ModelSource, target: Model, options:
   let loaded = 0;
   for (const t of tensors) {
     const ptr = kernels.alloc(t.size, group);
-    await source.readInto(t.offset, kernels.u8(ptr, t.size), (n) => {
+    await placeTensor(source, t, kernels, ptr, (n) => {
       loaded += n;
       options.onProgress?.({ phase: 'weights', loadedBytes: loaded, totalBytes });
     });

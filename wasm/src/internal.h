@@ -331,6 +331,8 @@ typedef void (*quantize_fn)(const float *x, uint8_t *xq, uint32_t k);
 
 struct weight_traits {
     uint32_t block_size, block_bytes;
+    /* rows interleaved per group (HT_Q4_0_X4: 4), else 1 */
+    uint32_t group_rows;
     enum act_format act;
     matmul_fn matmul, matmul_ref;
     dequant_row_fn dequant, dequant_ref;
@@ -395,6 +397,8 @@ void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q8_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q4_0(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q4_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_0x4(const struct args_matmul *a, uint32_t r0, uint32_t r1);
+void matmul_q4_0x4_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q4_1(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q4_1_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1);
 void matmul_q4_k(const struct args_matmul *a, uint32_t r0, uint32_t r1);

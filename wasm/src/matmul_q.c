@@ -47,16 +47,23 @@ INLINE void q32_lanes_ref(enum q32_type t, const uint8_t *blk, const struct act_
     }
 }
 
-INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
+/* Block b of row r: plain rows one after another, or (x4, HT_Q4_0_X4 in hearth.h) rows interleaved in groups of 4
+ * with the n_rows % 4 last rows plain. */
+INLINE const uint8_t *q32_block_at(const struct args_matmul *a, uint32_t r, uint32_t b, uint32_t nb, uint32_t bb, int x4) {
+    const uint8_t *w = (const uint8_t *)(uintptr_t)a->w;
+    if (x4 && r < (a->n_rows & ~3u)) return w + (size_t)(r / 4) * 4 * nb * bb + (size_t)b * 4 * bb + (size_t)(r % 4) * bb;
+    return w + (size_t)r * nb * bb + (size_t)b * bb;
+}
+
+INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int x4) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     for (uint32_t r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)(uintptr_t)a->w + (size_t)r * nb * bb;
         for (uint32_t j = 0; j < a->n_cols; j++) {
             struct act_q8 x = act_q8_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
             float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, acc1 = 0.0f;
             for (uint32_t b = 0; b < nb; b++) {
-                const uint8_t *blk = row + (size_t)b * bb;
+                const uint8_t *blk = q32_block_at(a, r, b, nb, bb, x4);
                 int32_t lane[8];
                 q32_lanes_ref(t, blk, &x, b, lane);
                 float d = fp16_to_f32(ld16(blk)) * x.d[b];
@@ -274,9 +281,9 @@ INLINE v128 q4_0_sum4(const v128 v[4]) {
  * folds an f64x2 demote-then-promote into 2 scalar round trips (extract, demote, promote, replace), several times the
  * cost; the loop-carried f32x4 keeps the vector conversions. */
 /* One block of the tile: the accumulators advance by this block's fma. */
-INLINE void q4_0_tile_block(const uint8_t *row, size_t rstride, const struct act_q8 *xs, uint32_t nc, uint32_t b,
-                            v128 acc[4], int fz) {
-    const uint8_t *blk = row + (size_t)b * 18;
+INLINE void q4_0_tile_block(const uint8_t *row, size_t rstride, size_t bstride, const struct act_q8 *xs, uint32_t nc,
+                            uint32_t b, v128 acc[4], int fz) {
+    const uint8_t *blk = row + (size_t)b * bstride;
     v128 w[4][NV];
     _Pragma("clang loop unroll(full)")
     for (uint32_t i = 0; i < 4; i++) q32_unpack(T_Q4_0, blk + i * rstride, w[i]);
@@ -317,7 +324,7 @@ INLINE void q4_0_tile_block(const uint8_t *row, size_t rstride, const struct act
     for (uint32_t c = 0; c < nc; c++) acc[c] = f64x2x2_to_f32x4(s[c][0], s[c][1]);
 }
 
-INLINE void q4_0_tile(const uint8_t *row, size_t rstride, uint32_t nb, const struct act_q8 *xs, uint32_t nc,
+INLINE void q4_0_tile(const uint8_t *row, size_t rstride, size_t bstride, uint32_t nb, const struct act_q8 *xs, uint32_t nc,
                       float *y, uint32_t y_stride, int fz, int one_block) {
     v128 acc[4];
     _Pragma("clang loop unroll(full)")
@@ -328,48 +335,51 @@ INLINE void q4_0_tile(const uint8_t *row, size_t rstride, uint32_t nb, const str
      * lose on Node 20 everywhere. */
     if (one_block) {
         _Pragma("clang loop unroll(disable)")
-        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, xs, nc, b, acc, fz);
+        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, bstride, xs, nc, b, acc, fz);
     } else {
         _Pragma("clang loop unroll_count(2)")
-        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, xs, nc, b, acc, fz);
+        for (uint32_t b = 0; b < nb; b++) q4_0_tile_block(row, rstride, bstride, xs, nc, b, acc, fz);
     }
     _Pragma("clang loop unroll(full)")
     for (uint32_t c = 0; c < nc; c++) wasm_v128_store(y + (size_t)c * y_stride, acc[c]);
 }
 
 /* 4 rows from w against all columns, 4 columns at a time, the last 1..3 in one narrower tile (the rows, 4 * rb bytes,
- * stay in cache across the column groups). */
-INLINE void q4_0_tiles(const uint8_t *w, size_t rb, uint32_t nb, const uint8_t *xq, uint32_t col, uint32_t k,
-                       uint32_t n_cols, float *y, uint32_t y_stride, int fz) {
+ * stay in cache across the column groups). Row i's block b at w + i * rstride + b * bstride: plain rows (rb, 18) or
+ * a group of HT_Q4_0_X4 (18, 72). */
+INLINE void q4_0_tiles(const uint8_t *w, size_t rstride, size_t bstride, uint32_t nb, const uint8_t *xq, uint32_t col,
+                       uint32_t k, uint32_t n_cols, float *y, uint32_t y_stride, int fz) {
     for (uint32_t j0 = 0; j0 < n_cols; j0 += 4) {
         uint32_t jn = min_u32(4, n_cols - j0);
         struct act_q8 xs[4];
         for (uint32_t j = 0; j < jn; j++) xs[j] = act_q8_view(xq + (size_t)(j0 + j) * col, k);
         float *yj = y + (size_t)j0 * y_stride;
         switch (jn) {
-        case 4: q4_0_tile(w, rb, nb, xs, 4, yj, y_stride, fz, 0); break;
-        case 3: q4_0_tile(w, rb, nb, xs, 3, yj, y_stride, fz, 0); break;
-        case 2: q4_0_tile(w, rb, nb, xs, 2, yj, y_stride, fz, 0); break;
+        case 4: q4_0_tile(w, rstride, bstride, nb, xs, 4, yj, y_stride, fz, 0); break;
+        case 3: q4_0_tile(w, rstride, bstride, nb, xs, 3, yj, y_stride, fz, 0); break;
+        case 2: q4_0_tile(w, rstride, bstride, nb, xs, 2, yj, y_stride, fz, 0); break;
         default:
-            if (hearth_tune_flags & HEARTH_TUNE_Q4_0_ONE_BLOCK) q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz, 1);
-            else q4_0_tile(w, rb, nb, xs, 1, yj, y_stride, fz, 0);
+            if (hearth_tune_flags & HEARTH_TUNE_Q4_0_ONE_BLOCK) q4_0_tile(w, rstride, bstride, nb, xs, 1, yj, y_stride, fz, 1);
+            else q4_0_tile(w, rstride, bstride, nb, xs, 1, yj, y_stride, fz, 0);
             break;
         }
     }
 }
 
-INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz, int pin) {
+INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz, int pin, int x4) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
     /* 4 rows x up to 4 columns (q4_0_tile), the last rows one by one below; one column too on the fused path, where
      * four rows' chains in one vector beat a row at a time (relaxed decode 5.3-5.5 -> 5.8 GB/s) and the emulated
-     * path measured no gain */
-    if (t == T_Q4_0 && (a->n_cols > 1 || fz)) {
+     * path measured no gain, and always for interleaved rows (x4), which only a tile reads. A chunk of rows starts on
+     * a multiple of 16 (run.c), so the rows left below are the plain n_rows % 4 at the end. */
+    if (t == T_Q4_0 && (x4 || a->n_cols > 1 || fz)) {
         size_t rb = (size_t)nb * bb;
         for (; r0 + 4 <= r1; r0 += 4)
-            q4_0_tiles((const uint8_t *)(uintptr_t)a->w + r0 * rb, rb, nb, xq, col, k, a->n_cols, y + r0, a->y_stride, fz);
+            q4_0_tiles((const uint8_t *)(uintptr_t)a->w + r0 * rb, x4 ? 18 : rb, x4 ? 72 : 18, nb, xq, col, k, a->n_cols,
+                       y + r0, a->y_stride, fz);
     }
     if (a->n_cols == 1) {
         struct act_q8 x = act_q8_view(xq, k);
@@ -390,18 +400,20 @@ INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, e
 }
 
 /* One compiled copy per (fused fma, pin); Q4_0 always pins (its row path only takes the rows a tile leaves over, and
- * one copy of the tile code less). */
-INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t) {
+ * one copy of the tile code less). x4 (rows interleaved by 4) changes only strides: the same code. */
+INLINE void q32_rows(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int x4) {
     int fz = RELAXED && fma_fused(), pin = t == T_Q4_0 || pin_wanted();
-    if (fz && pin) q32_rows_fz(a, r0, r1, t, 1, 1);
-    else if (fz) q32_rows_fz(a, r0, r1, t, 1, 0);
-    else if (pin) q32_rows_fz(a, r0, r1, t, 0, 1);
-    else q32_rows_fz(a, r0, r1, t, 0, 0);
+    if (fz && pin) q32_rows_fz(a, r0, r1, t, 1, 1, x4);
+    else if (fz) q32_rows_fz(a, r0, r1, t, 1, 0, x4);
+    else if (pin) q32_rows_fz(a, r0, r1, t, 0, 1, x4);
+    else q32_rows_fz(a, r0, r1, t, 0, 0, x4);
 }
 
-void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q8_0); }
-void matmul_q8_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q8_0); }
-void matmul_q4_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_0); }
-void matmul_q4_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_0); }
-void matmul_q4_1(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_1); }
-void matmul_q4_1_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_1); }
+void matmul_q8_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q8_0, 0); }
+void matmul_q8_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q8_0, 0); }
+void matmul_q4_0(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_0, 0); }
+void matmul_q4_0_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_0, 0); }
+void matmul_q4_0x4(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_0, 1); }
+void matmul_q4_0x4_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_0, 1); }
+void matmul_q4_1(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows(a, r0, r1, T_Q4_1, 0); }
+void matmul_q4_1_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1) { q32_rows_ref(a, r0, r1, T_Q4_1, 0); }

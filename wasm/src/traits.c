@@ -2,15 +2,16 @@
  * the activation format its dot product wants, and its kernels. Adding a type means adding a row here. */
 #include "internal.h"
 
-static const struct weight_traits table_f32 = { 1, 4, ACT_F32, matmul_f32, matmul_f32_ref, dequant_f32, dequant_f32 };
-static const struct weight_traits table_f16 = { 1, 2, ACT_F16, matmul_f16, matmul_f16_ref, dequant_f16, dequant_f16_ref };
-static const struct weight_traits table_bf16 = { 1, 2, ACT_BF16, matmul_bf16, matmul_bf16_ref, dequant_bf16, dequant_bf16_ref };
-static const struct weight_traits table_q4_0 = { 32, 18, ACT_Q8_0, matmul_q4_0, matmul_q4_0_ref, dequant_q4_0, dequant_q4_0_ref };
-static const struct weight_traits table_q4_1 = { 32, 20, ACT_Q8_1, matmul_q4_1, matmul_q4_1_ref, dequant_q4_1, dequant_q4_1_ref };
-static const struct weight_traits table_q8_0 = { 32, 34, ACT_Q8_0, matmul_q8_0, matmul_q8_0_ref, dequant_q8_0, dequant_q8_0_ref };
-static const struct weight_traits table_q4_k = { 256, 144, ACT_Q8_K, matmul_q4_k, matmul_q4_k_ref, dequant_q4_k, dequant_q4_k_ref };
-static const struct weight_traits table_q5_k = { 256, 176, ACT_Q8_K, matmul_q5_k, matmul_q5_k_ref, dequant_q5_k, dequant_q5_k_ref };
-static const struct weight_traits table_q6_k = { 256, 210, ACT_Q8_K, matmul_q6_k, matmul_q6_k_ref, dequant_q6_k, dequant_q6_k_ref };
+static const struct weight_traits table_f32 = { 1, 4, 1, ACT_F32, matmul_f32, matmul_f32_ref, dequant_f32, dequant_f32 };
+static const struct weight_traits table_f16 = { 1, 2, 1, ACT_F16, matmul_f16, matmul_f16_ref, dequant_f16, dequant_f16_ref };
+static const struct weight_traits table_bf16 = { 1, 2, 1, ACT_BF16, matmul_bf16, matmul_bf16_ref, dequant_bf16, dequant_bf16_ref };
+static const struct weight_traits table_q4_0 = { 32, 18, 1, ACT_Q8_0, matmul_q4_0, matmul_q4_0_ref, dequant_q4_0, dequant_q4_0_ref };
+static const struct weight_traits table_q4_0x4 = { 32, 18, 4, ACT_Q8_0, matmul_q4_0x4, matmul_q4_0x4_ref, dequant_q4_0, dequant_q4_0_ref };
+static const struct weight_traits table_q4_1 = { 32, 20, 1, ACT_Q8_1, matmul_q4_1, matmul_q4_1_ref, dequant_q4_1, dequant_q4_1_ref };
+static const struct weight_traits table_q8_0 = { 32, 34, 1, ACT_Q8_0, matmul_q8_0, matmul_q8_0_ref, dequant_q8_0, dequant_q8_0_ref };
+static const struct weight_traits table_q4_k = { 256, 144, 1, ACT_Q8_K, matmul_q4_k, matmul_q4_k_ref, dequant_q4_k, dequant_q4_k_ref };
+static const struct weight_traits table_q5_k = { 256, 176, 1, ACT_Q8_K, matmul_q5_k, matmul_q5_k_ref, dequant_q5_k, dequant_q5_k_ref };
+static const struct weight_traits table_q6_k = { 256, 210, 1, ACT_Q8_K, matmul_q6_k, matmul_q6_k_ref, dequant_q6_k, dequant_q6_k_ref };
 
 const struct weight_traits *weight_traits_of(uint32_t wtype) {
     switch (wtype) {
@@ -18,6 +19,7 @@ const struct weight_traits *weight_traits_of(uint32_t wtype) {
     case HT_F16: return &table_f16;
     case HT_BF16: return &table_bf16;
     case HT_Q4_0: return &table_q4_0;
+    case HT_Q4_0_X4: return &table_q4_0x4;
     case HT_Q4_1: return &table_q4_1;
     case HT_Q8_0: return &table_q8_0;
     case HT_Q4_K: return &table_q4_k;

@@ -37,6 +37,8 @@ export interface Kernels {
   f32(ptr: number, n: number): Float32Array;
   /** Pointer to int32 [0, 1, ..., n-1] (cell positions of a cache that keeps every position). */
   identityPositions(n: number): number;
+  /** Rewrite a loaded Q4_0 matrix in place as Q4_0_X4 (core/repack.ts; only where loadedType says so). */
+  interleaveQ4_0(ptr: number, k: number, rows: number): void;
   /** out[j] = row ids[j] of w as f32 (embedding lookup). */
   getRows(w: Weight, ids: number, n: number, out: number): void;
   rmsNorm(x: number, w: number, out: number, k: number, nRows: number, eps: number): void;
@@ -167,6 +169,10 @@ export async function createKernels(module: WebAssembly.Module, options: KernelO
         identity.n = size;
       }
       return identity.ptr;
+    },
+    interleaveQ4_0(ptr, k, rows) {
+      // in the pointer's own group, whichever is current (the loader places every group's tensors in turn)
+      if (!coreOf(ptr).exports.hearth_interleave_q4_0(offset(ptr), k, rows)) throw new RangeError(`interleaveQ4_0: k = ${k} is out of range`);
     },
     getRows: (weight, ids, n, out) => ops.getRows(...w(weight), real(ids), n, real(out)),
     rmsNorm: (x, wt, out, k, nRows, eps) => ops.rmsNorm(real(x), wt === 0 ? 0 : real(wt), real(out), k, nRows, eps),

@@ -1,6 +1,7 @@
 /** What every architecture provides to the engine, and the helpers they share for reading GGUF metadata and weights. */
 import { GgufError } from '../gguf/errors.ts';
 import type { GgufFile, GgufTensorInfo } from '../gguf/reader.ts';
+import { loadedType } from '../../core/repack.ts';
 
 /** The file is a valid GGUF but not a model hearth can run as it stands. */
 export class ModelError extends Error {
@@ -109,7 +110,8 @@ export function bindWeight(g: GgufFile, placed: Map<string, number>, name: strin
   }
   const ptr = placed.get(name);
   if (ptr === undefined) throw new Error(`tensor '${name}' was not loaded`);
-  return { ptr, type: t.type, cols, rows };
+  // as the loader left it (placeTensor)
+  return { ptr, type: loadedType(t.type, cols, rows), cols, rows };
 }
 
 /** Token columns in a batch; more than the model's batch size is a caller error. */
