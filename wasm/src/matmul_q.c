@@ -18,7 +18,9 @@
  * columns instead (q4_0_tile), and so does a single column on the fused path of the relaxed build: per block, each
  * column's 4 row sums are gathered into one vector and the 4 (row, column) accumulators advance with one vector fma;
  * rows left over (fewer than 4) take the row path. Independent (row, column) pairs are reordered freely, each pair
- * keeps its block order, so every build gives the same bits. */
+ * keeps its block order, so every build gives the same bits.
+ * Q4_0_X4 (hearth.h: Q4_0 with rows interleaved by 4, as the loader repacks Q4_0 matrices) runs the same code with
+ * other strides: every group of 4 rows through the tile, whatever the column count, the plain last rows as Q4_0. */
 #include "internal.h"
 
 #define TILE 8
