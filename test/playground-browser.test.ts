@@ -294,11 +294,17 @@ onNode('audio: an uploaded 44.1 kHz stereo WAV and a microphone recording both l
 
 onNode('speculation: the drafted/accepted bar shows the same numbers as the API usage for the request', async () => {
   const { browser, server } = await nodeHosts();
-  const body = { messages: [{ role: 'user', content: prompt }], max_tokens: 64, temperature: 0, speculative: { type: 'ngram' } };
+  // fixed-length drafting on both sides: adaptive lengths (the default) follow measured times, so two runs may differ
+  const body = { messages: [{ role: 'user', content: prompt }], max_tokens: 64, temperature: 0, speculative: { type: 'ngram', adaptive: false } };
   const api = await apiChat(server.url, body);
   const spec = api.usage.speculative as { drafted_tokens: number; accepted_tokens: number } | undefined;
   assert.ok(spec && spec.drafted_tokens > 0, 'n-gram speculation drafted something on this prompt');
   const { page, problems } = await openPage(browser, server.url);
+  await page.route('**/v1/chat/completions', (route) => {
+    const sent = JSON.parse(route.request().postData() ?? '{}');
+    if (sent.speculative) sent.speculative.adaptive = false;
+    return route.continue({ postData: JSON.stringify(sent) });
+  });
   await settings(page, { temperature: '0', max_tokens: '64', speculative: 'ngram' });
   await sendWithEnter(page, prompt);
   await page.waitForSelector(`${lastReply}[data-state="done"]`);
