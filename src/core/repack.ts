@@ -3,7 +3,7 @@
  * Q4_0_X4 (wasm/hearth.h), its rows interleaved in groups of 4, so the 4-row tile streams one sequential run of
  * blocks instead of 4 interleaved ones. The CPU's prefetchers keep up with one: a matvec from DRAM runs ~1.8x
  * faster. Numerics are unchanged (the same blocks meet the same activations in the same order). The repack itself
- * is the core's (hearth_interleave_q4_0), run by Kernels.place.
+ * is the core's (hearth_interleave_q4_0), which the loader runs through Kernels.interleaveQ4_0.
  */
 import { INTERLEAVE_MAX_K, WeightType } from './types.ts';
 
