@@ -323,7 +323,7 @@ INLINE v128 f32x4_round_fp16(v128 f) { return fp16x4_to_f32x4(f32x4_to_fp16x4(f)
 
 /* ---- the type table (traits.c) ---- */
 
-enum act_format { ACT_NONE, ACT_F32, ACT_F16, ACT_BF16, ACT_Q8_0, ACT_Q8_1, ACT_Q8_K };
+enum act_format { ACT_NONE, ACT_F32, ACT_F16, ACT_BF16, ACT_Q8_0, ACT_Q8_0W, ACT_Q8_1, ACT_Q8_K };
 
 typedef void (*matmul_fn)(const struct args_matmul *a, uint32_t row0, uint32_t row1);
 typedef void (*dequant_row_fn)(const uint8_t *row, float *out, uint32_t k);
@@ -344,8 +344,9 @@ quantize_fn act_quantizer(enum act_format act, int ref);
 
 /* Activation layouts (one column; offsets from the column start, all 16-byte aligned):
  *   ACT_F32/F16/BF16: float[k] (F16/BF16: the rounded values, kept as f32 so weight rows convert once).
- *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants);
- *             relaxed build only: int16 wide[k] (see struct act_q8).
+ *   ACT_Q8_0: act_t qs[k]; float d[nb4] (the f16-rounded scale); int32 bsum[nb4] (sum of the block's quants).
+ *   ACT_Q8_0W (Q8_0 weights): ACT_Q8_0, then in the relaxed build only int16 wide[k] (see struct act_q8); the
+ *             nibble types' relaxed dot reads qs, and writing the copy for them cost ~5% of a 12B decode step.
  *   ACT_Q8_1: act_t qs[k]; float d[nb4]; float s[nb4] (f16(d * sum q)).
  *   ACT_Q8_K: act_t qs[k]; float d[ns4]; int16 bsum16[k/16]; int16 bsum32[k/32].
  * nb4 / ns4: the block / super-block count rounded up to 4, the padding zero (the kernels read scales 4 at a time).
@@ -416,6 +417,8 @@ void quantize_bf16(const float *x, uint8_t *xq, uint32_t k);
 void quantize_bf16_ref(const float *x, uint8_t *xq, uint32_t k);
 void quantize_q8_0(const float *x, uint8_t *xq, uint32_t k);
 void quantize_q8_0_ref(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_0w(const float *x, uint8_t *xq, uint32_t k);
+void quantize_q8_0w_ref(const float *x, uint8_t *xq, uint32_t k);
 void quantize_q8_1(const float *x, uint8_t *xq, uint32_t k);
 void quantize_q8_1_ref(const float *x, uint8_t *xq, uint32_t k);
 void quantize_q8_k(const float *x, uint8_t *xq, uint32_t k);

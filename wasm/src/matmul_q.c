@@ -59,7 +59,7 @@ INLINE const uint8_t *q32_block_at(const struct args_matmul *a, uint32_t r, uint
 
 INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int x4) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
-    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
+    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : t == T_Q8_0 ? ACT_Q8_0W : ACT_Q8_0, k);
     for (uint32_t r = r0; r < r1; r++) {
         for (uint32_t j = 0; j < a->n_cols; j++) {
             struct act_q8 x = act_q8_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
@@ -370,7 +370,7 @@ INLINE void q4_0_tiles(const uint8_t *w, size_t rstride, size_t bstride, uint32_
 
 INLINE void q32_rows_fz(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int fz, int pin, int x4) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
-    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : ACT_Q8_0, k);
+    uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : t == T_Q8_0 ? ACT_Q8_0W : ACT_Q8_0, k);
     const uint8_t *xq = (const uint8_t *)(uintptr_t)a->xq;
     float *y = (float *)(uintptr_t)a->y;
     /* 4 rows x up to 4 columns (q4_0_tile), the last rows one by one below; one column too on the fused path, where

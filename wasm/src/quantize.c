@@ -63,8 +63,9 @@ static int32_t q8_block(const float *x, act_t *qs, float *d_out, float *d_unroun
     return wasm_i32x4_extract_lane(s, 0);
 }
 
-/* One Q8_0 / Q8_1 column. sums_as_s: Q8_1 stores s = f16(d * sum) (floats) where Q8_0 stores the int sums. */
-INLINE void quantize_q8(const float *x, uint8_t *xq, uint32_t k, int ref, int sums_as_s) {
+/* One Q8_0 / Q8_1 column. sums_as_s: Q8_1 stores s = f16(d * sum) (floats) where Q8_0 stores the int sums; wide:
+ * ACT_Q8_0W's int16 copy (relaxed build). */
+INLINE void quantize_q8(const float *x, uint8_t *xq, uint32_t k, int ref, int sums_as_s, int wide_copy) {
     uint32_t nb = k / 32, nb4 = round4(nb);
     act_t *qs = (act_t *)xq;
     float *d = (float *)(xq + k * sizeof(act_t));
@@ -82,7 +83,7 @@ INLINE void quantize_q8(const float *x, uint8_t *xq, uint32_t k, int ref, int su
         bsum[b] = 0;
     }
 #if RELAXED
-    if (!sums_as_s) { /* Q8_0 in the relaxed build: the int16 copy for Q8_0 weights (internal.h, struct act_q8) */
+    if (wide_copy) { /* ACT_Q8_0W in the relaxed build: the int16 copy for Q8_0 weights (internal.h, struct act_q8) */
         int16_t *wide = (int16_t *)(bsum + nb4);
         if (ref) {
             for (uint32_t i = 0; i < k; i++) wide[act_pos16(i)] = qs[i];
@@ -94,13 +95,17 @@ INLINE void quantize_q8(const float *x, uint8_t *xq, uint32_t k, int ref, int su
             }
         }
     }
+#else
+    (void)wide_copy;
 #endif
 }
 
-void quantize_q8_0(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 0); }
-void quantize_q8_0_ref(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 1, 0); }
-void quantize_q8_1(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 1); }
-void quantize_q8_1_ref(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 1, 1); }
+void quantize_q8_0(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 0, 0); }
+void quantize_q8_0_ref(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 1, 0, 0); }
+void quantize_q8_0w(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 0, 1); }
+void quantize_q8_0w_ref(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 1, 0, 1); }
+void quantize_q8_1(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 0, 1, 0); }
+void quantize_q8_1_ref(const float *x, uint8_t *xq, uint32_t k) { quantize_q8(x, xq, k, 1, 1, 0); }
 
 /* quantize_row_q8_K_ref: the value of largest magnitude (first one, sign kept) maps to -127; d = 1/iscale in f32;
  * all-zero blocks get d = 0 and zero quants. */

@@ -8,7 +8,7 @@ static const struct weight_traits table_bf16 = { 1, 2, 1, ACT_BF16, matmul_bf16,
 static const struct weight_traits table_q4_0 = { 32, 18, 1, ACT_Q8_0, matmul_q4_0, matmul_q4_0_ref, dequant_q4_0, dequant_q4_0_ref };
 static const struct weight_traits table_q4_0x4 = { 32, 18, 4, ACT_Q8_0, matmul_q4_0x4, matmul_q4_0x4_ref, dequant_q4_0, dequant_q4_0_ref };
 static const struct weight_traits table_q4_1 = { 32, 20, 1, ACT_Q8_1, matmul_q4_1, matmul_q4_1_ref, dequant_q4_1, dequant_q4_1_ref };
-static const struct weight_traits table_q8_0 = { 32, 34, 1, ACT_Q8_0, matmul_q8_0, matmul_q8_0_ref, dequant_q8_0, dequant_q8_0_ref };
+static const struct weight_traits table_q8_0 = { 32, 34, 1, ACT_Q8_0W, matmul_q8_0, matmul_q8_0_ref, dequant_q8_0, dequant_q8_0_ref };
 static const struct weight_traits table_q4_k = { 256, 144, 1, ACT_Q8_K, matmul_q4_k, matmul_q4_k_ref, dequant_q4_k, dequant_q4_k_ref };
 static const struct weight_traits table_q5_k = { 256, 176, 1, ACT_Q8_K, matmul_q5_k, matmul_q5_k_ref, dequant_q5_k, dequant_q5_k_ref };
 static const struct weight_traits table_q6_k = { 256, 210, 1, ACT_Q8_K, matmul_q6_k, matmul_q6_k_ref, dequant_q6_k, dequant_q6_k_ref };
@@ -32,7 +32,8 @@ const struct weight_traits *weight_traits_of(uint32_t wtype) {
 uint32_t act_row_bytes(enum act_format act, uint32_t k) {
     switch (act) {
     case ACT_F32: case ACT_F16: case ACT_BF16: return (k * 4 + 15) & ~15u;
-    case ACT_Q8_0: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32) + (RELAXED ? 2 * k : 0);
+    case ACT_Q8_0: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32);
+    case ACT_Q8_0W: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32) + (RELAXED ? 2 * k : 0);
     case ACT_Q8_1: return k * (uint32_t)sizeof(act_t) + 8 * round4(k / 32);
     case ACT_Q8_K: return k * (uint32_t)sizeof(act_t) + 4 * round4(k / 256) + k / 8 + k / 16;
     default: return 0;
@@ -45,6 +46,7 @@ quantize_fn act_quantizer(enum act_format act, int ref) {
     case ACT_F16: return ref ? quantize_f16_ref : quantize_f16;
     case ACT_BF16: return ref ? quantize_bf16_ref : quantize_bf16;
     case ACT_Q8_0: return ref ? quantize_q8_0_ref : quantize_q8_0;
+    case ACT_Q8_0W: return ref ? quantize_q8_0w_ref : quantize_q8_0w;
     case ACT_Q8_1: return ref ? quantize_q8_1_ref : quantize_q8_1;
     case ACT_Q8_K: return ref ? quantize_q8_k_ref : quantize_q8_k;
     default: return 0;
