@@ -760,6 +760,14 @@ const elementwise: Check = {
       ['exp', Op.EXP, (o, a, _b, out, n) => o.exp(a, out, n)],
       ['tanh', Op.TANH, (o, a, _b, out, n) => o.tanh(a, out, n)],
     ];
+    // every f16 value through GELU: the SIMD path reads a table built at startup, the scalar twin computes
+    {
+      const n = 65536, a = Float32Array.from({ length: n }, (_, i) => f16ToF32(i)), b = activations(r, n);
+      const ap = put(h.core, a), bp = put(h.core, b), outs = [0, 1].map(() => h.core.alloc(4 * n));
+      h.simd.geluMul(ap, bp, outs[0], n);
+      h.ref.geluMul(ap, bp, outs[1], n);
+      expectSame(fails, 'gelu_mul over every f16 value: SIMD vs scalar', h.core.f32(outs[0], n), h.core.f32(outs[1], n));
+    }
     for (const n of [1, 7, 8, 37, 1000]) {
       const a = activations(r, n).map((v) => v * 4), b = activations(r, n);
       if (n > 10) {

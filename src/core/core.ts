@@ -17,6 +17,8 @@ export interface CoreExports {
   hearth_relaxed_selftest(): number;
   /** Code-shape choices for this JS engine (hearth.h, HEARTH_TUNE_*); never change a result. */
   hearth_tune(flags: number): void;
+  /** Fill the core's tables (GELU's); once per memory, before any op. */
+  hearth_init(): void;
   /** Rewrite a Q4_0 matrix in place as Q4_0_X4 (core/repack.ts); 0 when k is out of range (nothing done). */
   hearth_interleave_q4_0(w: number, k: number, nRows: number): number;
   __heap_base: WebAssembly.Global;
@@ -91,6 +93,7 @@ export class Core {
     if (pages > MAX_PAGES) throw new CoreError(`initial memory of ${options.initialBytes} bytes exceeds the 4 GiB of a wasm32 memory`);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
     this.exports = instantiateCore(module, this.memory);
+    this.exports.hearth_init();
     this.exports.hearth_tune(tuneFlags());
     this.heapBase = this.exports.__heap_base.value as number;
     if (this.heapBase > MIN_PAGES * PAGE) throw new CoreError(`core static data ends at ${this.heapBase}, above the ${MIN_PAGES} pages reserved for it`);
