@@ -28,7 +28,9 @@ export interface Harness {
   build: CoreBuildName;
   simd: CoreOps;
   ref: CoreOps;
+  /** the kernels split over 3 and over 5 simulated threads */
   split: CoreOps;
+  split5: CoreOps;
 }
 
 export function harness(module: WebAssembly.Module, build: CoreBuildName): Harness {
@@ -39,6 +41,7 @@ export function harness(module: WebAssembly.Module, build: CoreBuildName): Harne
     simd: new CoreOps(core, new InlineExecutor(core.exports)),
     ref: new CoreOps(core, new InlineExecutor(core.exports, true)),
     split: new CoreOps(core, new SequentialExecutor(core.exports, 3)),
+    split5: new CoreOps(core, new SequentialExecutor(core.exports, 5)),
   };
 }
 
@@ -302,7 +305,6 @@ const matmulTiles: Check = {
   run(h) {
     const fails: Failures = [];
     const r = rng(12);
-    const split5 = new CoreOps(h.core, new SequentialExecutor(h.core.exports, 5));
     for (const t of [WeightType.Q4_0, WeightType.Q8_0, WeightType.Q4_1]) {
       for (const k of [32, 160, 1024]) {
         for (const nRows of [13, 33, 200]) {
@@ -313,7 +315,7 @@ const matmulTiles: Check = {
             h.simd.matmul(t, wp, k, nRows, xp, nCols, y[0]);
             h.ref.matmul(t, wp, k, nRows, xp, nCols, y[1]);
             h.split.matmul(t, wp, k, nRows, xp, nCols, y[2]);
-            split5.matmul(t, wp, k, nRows, xp, nCols, y[3]);
+            h.split5.matmul(t, wp, k, nRows, xp, nCols, y[3]);
             const tag = `${typeName[t]} k=${k} rows=${nRows} n_cols=${nCols}`;
             const ys = h.core.f32(y[0], n).slice();
             expectSame(fails, `${tag} SIMD vs scalar`, ys, h.core.f32(y[1], n));
@@ -423,7 +425,6 @@ const interleaved: Check = {
   run(h) {
     const fails: Failures = [];
     const r = rng(31);
-    const split5 = new CoreOps(h.core, new SequentialExecutor(h.core.exports, 5));
     for (const k of [32, 160, 1024]) {
       for (const nRows of [4, 13, 34, 200]) {
         const w = weights(r, WeightType.Q4_0, k, nRows), wp = put(h.core, w), xp4 = put(h.core, w);
@@ -442,7 +443,7 @@ const interleaved: Check = {
           h.ref.matmul(WeightType.Q4_0, wp, k, nRows, xp, nCols, y[0]);
           h.simd.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[1]);
           h.ref.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[2]);
-          split5.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[3]);
+          h.split5.matmul(WeightType.Q4_0_X4, xp4, k, nRows, xp, nCols, y[3]);
           const want = h.core.f32(y[0], n).slice(), tag = `k=${k} rows=${nRows} n_cols=${nCols}`;
           expectSame(fails, `${tag} SIMD`, h.core.f32(y[1], n), want);
           expectSame(fails, `${tag} scalar twin`, h.core.f32(y[2], n), want);

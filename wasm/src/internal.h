@@ -211,6 +211,15 @@ INLINE v128 dot_i8_u7(v128 a, v128 b) {
  * kernels take the fused path only where it passed; the baseline build has no relaxed_madd and always emulates.
  * Kernels thread the answer through as a constant `fz` so each variant compiles to its own straight loop. */
 int fma_fused(void);
+/* Byte offset of block b of row r in a tensor of n_rows rows of nb blocks of bb bytes, its rows interleaved in groups
+ * of g (hearth.h, HT_Q4_0_X4; g = 1: plain rows): the rows of a group hold one block each in turn, and the
+ * n_rows % g rows after the last group are plain. */
+INLINE size_t grouped_block_offset(uint32_t r, uint32_t b, uint32_t n_rows, uint32_t g, uint32_t nb, uint32_t bb) {
+    size_t rb = (size_t)nb * bb;
+    if (r >= n_rows / g * g) return r * rb + (size_t)b * bb;
+    return (size_t)(r / g) * g * rb + ((size_t)b * g + r % g) * bb;
+}
+
 /* hearth_tune's flags (hearth.h, HEARTH_TUNE_*) */
 extern uint32_t hearth_tune_flags;
 INLINE int pin_wanted(void) { return (hearth_tune_flags & HEARTH_TUNE_PIN) != 0; }

@@ -49,14 +49,6 @@ INLINE void q32_lanes_ref(enum q32_type t, const uint8_t *blk, const struct act_
     }
 }
 
-/* Block b of row r: plain rows one after another, or (x4, HT_Q4_0_X4 in hearth.h) rows interleaved in groups of 4
- * with the n_rows % 4 last rows plain. */
-INLINE const uint8_t *q32_block_at(const struct args_matmul *a, uint32_t r, uint32_t b, uint32_t nb, uint32_t bb, int x4) {
-    const uint8_t *w = (const uint8_t *)(uintptr_t)a->w;
-    if (x4 && r < (a->n_rows & ~3u)) return w + (size_t)(r / 4) * 4 * nb * bb + (size_t)b * 4 * bb + (size_t)(r % 4) * bb;
-    return w + (size_t)r * nb * bb + (size_t)b * bb;
-}
-
 INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, enum q32_type t, int x4) {
     uint32_t k = a->k, nb = k / 32, bb = q32_block_bytes(t);
     uint32_t col = act_row_bytes(t == T_Q4_1 ? ACT_Q8_1 : t == T_Q8_0 ? ACT_Q8_0W : ACT_Q8_0, k);
@@ -65,7 +57,7 @@ INLINE void q32_rows_ref(const struct args_matmul *a, uint32_t r0, uint32_t r1, 
             struct act_q8 x = act_q8_view((const uint8_t *)(uintptr_t)a->xq + (size_t)j * col, k);
             float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 }, acc1 = 0.0f;
             for (uint32_t b = 0; b < nb; b++) {
-                const uint8_t *blk = q32_block_at(a, r, b, nb, bb, x4);
+                const uint8_t *blk = (const uint8_t *)(uintptr_t)a->w + grouped_block_offset(r, b, a->n_rows, x4 ? 4 : 1, nb, bb);
                 int32_t lane[8];
                 q32_lanes_ref(t, blk, &x, b, lane);
                 float d = fp16_to_f32(ld16(blk)) * x.d[b];

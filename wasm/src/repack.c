@@ -11,10 +11,10 @@ uint32_t hearth_interleave_q4_0(uint32_t w, uint32_t k, uint32_t n_rows) {
     size_t rb = (size_t)nb * 18;
     uint8_t *p = (uint8_t *)(uintptr_t)w;
     for (uint32_t g = 0; g + 4 <= n_rows; g += 4) {
-        uint8_t *group = p + (size_t)g * rb;
-        __builtin_memcpy(group_copy, group, 4 * rb);
-        for (uint32_t b = 0; b < nb; b++)
-            for (uint32_t i = 0; i < 4; i++) __builtin_memcpy(group + (size_t)b * 72 + i * 18, group_copy + i * rb + (size_t)b * 18, 18);
+        __builtin_memcpy(group_copy, p + (size_t)g * rb, 4 * rb);
+        for (uint32_t i = 0; i < 4; i++)
+            for (uint32_t b = 0; b < nb; b++)
+                __builtin_memcpy(p + grouped_block_offset(g + i, b, n_rows, 4, nb, 18), group_copy + i * rb + (size_t)b * 18, 18);
     }
     return 1;
 }

@@ -114,17 +114,18 @@ static void get_rows(const struct args_get_rows *a, uint32_t ith, uint32_t nth, 
     uint32_t row_bytes = a->k / t->block_size * t->block_bytes, i0, i1;
     const int32_t *ids = (const int32_t *)(uintptr_t)a->ids;
     split_range(a->n, ith, nth, &i0, &i1);
-    uint32_t g = t->group_rows, grouped = a->n_rows / g * g;
+    uint32_t nb = a->k / t->block_size, g = t->group_rows;
+    const uint8_t *w = (const uint8_t *)(uintptr_t)a->w;
     for (uint32_t i = i0; i < i1; i++) {
         float *out = (float *)(uintptr_t)a->out + (size_t)i * a->k;
         uint32_t id = (uint32_t)ids[i];
         if (id >= a->n_rows) {
             __builtin_memset(out, 0, (size_t)a->k * 4);
-        } else if (id < grouped && g > 1) { /* an interleaved row (HT_Q4_0_X4): block by block */
-            const uint8_t *blk = (const uint8_t *)(uintptr_t)a->w + (size_t)(id / g) * g * row_bytes + (size_t)(id % g) * t->block_bytes;
-            for (uint32_t b = 0; b < a->k / t->block_size; b++) f(blk + (size_t)b * g * t->block_bytes, out + (size_t)b * t->block_size, t->block_size);
+        } else if (g > 1 && id < a->n_rows / g * g) { /* an interleaved row (HT_Q4_0_X4): block by block */
+            for (uint32_t b = 0; b < nb; b++)
+                f(w + grouped_block_offset(id, b, a->n_rows, g, nb, t->block_bytes), out + (size_t)b * t->block_size, t->block_size);
         } else {
-            f((const uint8_t *)(uintptr_t)a->w + (size_t)id * row_bytes, out, a->k);
+            f(w + (size_t)id * row_bytes, out, a->k);
         }
     }
 }
