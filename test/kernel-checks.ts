@@ -681,6 +681,9 @@ const attention: Check = {
       { nTokens: 4, nHead: 2, nHeadKv: 2, dk: 32, dv: 32, nCells: 12, window: 0, softcap: 0, flags: 1 },
       // heads narrower than a 32-element step (stories260K's 8), and a window that masks whole runs of 8 cells
       { nTokens: 2, nHead: 8, nHeadKv: 4, dk: 8, dv: 6, nCells: 48, window: 5, softcap: 0, flags: 0 },
+      // narrow heads past a multiple of 4 cells (4 cells a lane each, the rest one by one)
+      { nTokens: 3, nHead: 8, nHeadKv: 4, dk: 12, dv: 8, nCells: 146, window: 0, softcap: 0, flags: 0 },
+      { nTokens: 2, nHead: 4, nHeadKv: 2, dk: 16, dv: 16, nCells: 23, window: 0, softcap: 20, flags: 0 },
       { nTokens: 1, nHead: 2, nHeadKv: 1, dk: 14, dv: 8, nCells: 33, window: 0, softcap: 0, flags: 0 },
       // ATTN_TILED (llama.cpp's batched F16 gemm order), alone and with NONCAUSAL (an image block); dims multiples of 8
       { nTokens: 3, nHead: 2, nHeadKv: 1, dk: 64, dv: 64, nCells: 40, window: 0, softcap: 0, flags: 2 },
@@ -768,6 +771,10 @@ const elementwise: Check = {
       h.simd.geluMul(ap, bp, outs[0], n);
       h.ref.geluMul(ap, bp, outs[1], n);
       expectSame(fails, 'gelu_mul over every f16 value: SIMD vs scalar', h.core.f32(outs[0], n), h.core.f32(outs[1], n));
+      // SiLU's exp: the relaxed build takes fused FMAs where the host has them, the scalar twin emulates each one
+      h.simd.siluMul(ap, bp, outs[0], n);
+      h.ref.siluMul(ap, bp, outs[1], n);
+      expectSame(fails, 'silu_mul over every f16 value: SIMD vs scalar', h.core.f32(outs[0], n), h.core.f32(outs[1], n));
     }
     for (const n of [1, 7, 8, 37, 1000]) {
       const a = activations(r, n).map((v) => v * 4), b = activations(r, n);

@@ -113,6 +113,34 @@ INLINE float dot_any(const uint16_t *k, const float *q, uint32_t n, int ref, int
     return ref ? dot_f16_ref(k, q, n) : dot_f16(k, q, n);
 }
 
+/* Scores of a head narrower than 32 (dk % 4 == 0), 4 cells at a time: ggml_vec_dot_f16 has no 32-element step
+ * there, so each cell's dot is its dk products (exact in f32) added one by one in double, a chain of dk dependent
+ * adds per cell (a 4-cycle latency each). Here the cells are the lanes: 4 cells' keys are transposed (lane j: cell
+ * c + j) and widened to f64 once, so each dim takes 2 f64x2 multiplies (exact: an f16 times an f16-rounded value)
+ * and 2 adds for 4 cells, every lane still adding its products in dim order from +0.0: the same double sums. Cells
+ * past the last multiple of 4 are left to the caller. */
+INLINE void narrow_head_dots(const uint16_t *kc, size_t cell_stride, const float *qf, uint32_t dk, uint32_t n, float *out) {
+    for (uint32_t c = 0; c + 4 <= n; c += 4) {
+        const uint16_t *k0 = kc + (size_t)c * cell_stride;
+        v128 s01 = wasm_f64x2_splat(0.0), s23 = s01;
+        for (uint32_t i = 0; i < dk; i += 4) {
+            v128 r[4];
+            for (uint32_t j = 0; j < 4; j++)
+                r[j] = fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(k0 + j * cell_stride + i)));
+            v128 a = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5), b = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
+            v128 e = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7), f = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+            v128 t[4] = { wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7),
+                          wasm_i32x4_shuffle(e, f, 0, 1, 4, 5), wasm_i32x4_shuffle(e, f, 2, 3, 6, 7) };
+            for (uint32_t d = 0; d < 4; d++) {
+                v128 q = wasm_f64x2_splat((double)qf[i + d]);
+                s01 = wasm_f64x2_add(s01, wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(t[d]), q));
+                s23 = wasm_f64x2_add(s23, wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(t[d], t[d], 2, 3, 2, 3)), q));
+            }
+        }
+        st(out + c, wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(s01), wasm_f32x4_demote_f64x2_zero(s23), 0, 1, 4, 5));
+    }
+}
+
 static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float *scratch, int ref) {
     uint32_t n = a->n_cells, dk = a->head_dim_k, dv = a->head_dim_v;
     uint32_t g = h / (a->n_head / a->n_head_kv);
@@ -132,7 +160,10 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
     if (!ref) for (; i + 4 <= dk; i += 4) st(qf + i, f32x4_round_fp16(ld(q + i)));
     for (; i < dk; i++) qf[i] = round_fp16(q[i]);
 
-    /* scores: K·q, softcap (scale by the reciprocal, tanh, scale back), times scale; masked cells -inf */
+    /* scores: K·q, softcap (scale by the reciprocal, tanh, scale back), times scale; masked cells -inf. A narrow
+     * head's dots come 4 cells at a time first (masked cells too, then overwritten) */
+    uint32_t narrow = !ref && !tiled_k && dk < 32 && dk % 4 == 0 ? n & ~3u : 0;
+    if (narrow) narrow_head_dots(kc + (size_t)g * dk, (size_t)a->n_head_kv * dk, qf, dk, narrow, p);
     int any = 0;
     for (uint32_t c = 0; c < n; c++) {
         int32_t cp = cell_pos[c];
@@ -141,7 +172,7 @@ static void attend(const struct args_attention *a, uint32_t t, uint32_t h, float
             continue;
         }
         const uint16_t *krow = kc + ((size_t)c * a->n_head_kv + g) * dk;
-        float s = dot_any(krow, qf, dk, ref, tiled_k);
+        float s = c < narrow ? p[c] : dot_any(krow, qf, dk, ref, tiled_k);
         if (a->softcap > 0.0f) s = tanhf_acc(s * (1.0f / a->softcap)) * a->softcap;
         p[c] = s * a->scale;
         any = 1;

@@ -64,9 +64,9 @@ INLINE float elem_ref(uint32_t op, float a, float b, float s, int vec) {
     }
 }
 
-INLINE v128 elem4(uint32_t op, v128 a, v128 b, float s) {
+INLINE v128 elem4(uint32_t op, v128 a, v128 b, float s, int fz) {
     switch (op) {
-    case OP_SILU_MUL: return wasm_f32x4_mul(ggml_silu4(a), b);
+    case OP_SILU_MUL: return wasm_f32x4_mul(ggml_silu4(a, fz), b);
     case OP_GELU_MUL: return gelu_mul4(a, b);
     case OP_ADD: return wasm_f32x4_add(a, b);
     case OP_MUL: return wasm_f32x4_mul(a, b);
@@ -88,7 +88,9 @@ INLINE void elementwise_op(uint32_t op, const struct args_elementwise *a, uint32
     uint32_t nvec = a->n - a->n % 8, i = i0;
     if (!ref) {
         uint32_t end = op == OP_SILU_MUL ? min_u32(i1, nvec) : i1;
-        for (; i + 4 <= end; i += 4) st(out + i, elem4(op, ld(x + i), ld(g + i), s));
+        if (op == OP_SILU_MUL && fma_fused())
+            for (; i + 4 <= end; i += 4) st(out + i, elem4(op, ld(x + i), ld(g + i), s, 1));
+        for (; i + 4 <= end; i += 4) st(out + i, elem4(op, ld(x + i), ld(g + i), s, 0));
     }
     for (; i < i1; i++) out[i] = elem_ref(op, x[i], g[i], s, i < nvec);
 }
@@ -115,7 +117,7 @@ void elementwise(uint32_t op, const struct args_elementwise *a, uint32_t ith, ui
  * max by MAX(max, x); groups of 8 through ggml_v_expf, each group summed in float as
  * ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) and added to a double; the last n % 8 through expf; then every value times
  * (float)(1.0/sum). ---- */
-void softmax_row(float *x, uint32_t n, int ref) {
+INLINE void softmax_row_fz(float *x, uint32_t n, int ref, int fz) {
     float max = -__builtin_inff();
     uint32_t i = 0;
     if (!ref) { /* the same maximum for non-NaN rows (a zero's sign may differ, which exp(x - max) cannot see) */
@@ -145,7 +147,7 @@ void softmax_row(float *x, uint32_t n, int ref) {
                 st(x + i + 4, wasm_f32x4_splat(0.0f));
                 continue;
             }
-            v128 lo = ggml_expf4(wasm_f32x4_sub(ld(x + i), m)), hi = ggml_expf4(wasm_f32x4_sub(ld(x + i + 4), m));
+            v128 lo = ggml_expf4_fz(wasm_f32x4_sub(ld(x + i), m), fz), hi = ggml_expf4_fz(wasm_f32x4_sub(ld(x + i + 4), m), fz);
             st(x + i, lo);
             st(x + i + 4, hi);
             v128 s = wasm_f32x4_add(lo, hi);
@@ -162,6 +164,11 @@ void softmax_row(float *x, uint32_t n, int ref) {
     i = 0;
     if (!ref) for (; i + 4 <= n; i += 4) st(x + i, wasm_f32x4_mul(ld(x + i), wasm_f32x4_splat(inv)));
     for (; i < n; i++) x[i] = x[i] * inv;
+}
+
+void softmax_row(float *x, uint32_t n, int ref) {
+    if (!ref && fma_fused()) softmax_row_fz(x, n, 0, 1);
+    else softmax_row_fz(x, n, ref, 0);
 }
 
 void softmax_rows(const struct args_softmax *a, uint32_t ith, uint32_t nth, int ref) {
