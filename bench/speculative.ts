@@ -1,9 +1,12 @@
 /**
- * npx tsx bench/speculative.ts [--model FILE] [--threads N] [--reps R] [--verify-only]  (verify-only: part 1 alone, for
- * big models; threads: the loader's default, by model size, unless given)
+ * npx tsx bench/speculative.ts [--model FILE] [--threads N] [--reps R] [--verify-only] [--no-llamacpp]  (verify-only:
+ * the verification costs alone, for big models; threads: the loader's default, by model size, unless given)
  *
  * 1. Verification cost: one target forward over 1 + k tokens (a k-token draft) vs a 1-token step, k = 1..4 — the
- *    reason speculation pays: a step streams the weights once however many columns it scores.
+ *    reason speculation pays: a step streams the weights once however many columns it scores. The same for
+ *    llama.cpp native (node-llama-cpp, same file and thread count, every position's logits as a verification
+ *    needs), after hearth's model is closed: where a step is compute-bound rather than memory-bound, a wider step
+ *    costs more there as well.
  * 2. n-gram drafting on a repetitive prompt (stories260K by default): decode tok/s and tokens per step, with and
  *    without speculation, fixed and adaptive draft length, greedy (identical text either way).
  */
@@ -14,7 +17,13 @@ import { loadFile, sharedModel } from '../test/helpers/models.ts';
 import { nodeCoreBuild } from '../src/core/node.ts';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, threads: { type: 'string' }, reps: { type: 'string', default: '5' }, 'verify-only': { type: 'boolean', default: false } },
+  options: {
+    model: { type: 'string' },
+    threads: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    'verify-only': { type: 'boolean', default: false },
+    'no-llamacpp': { type: 'boolean', default: false },
+  },
 });
 const reps = Number(values.reps);
 const path = values.model ?? sharedModel('stories260K.gguf');
@@ -43,8 +52,22 @@ for (let k = 1; k <= 4; k++) {
   console.log(`  k=${k} (${1 + k} tokens): ${median(times[k]).toFixed(3)} ms = ${ratio.toFixed(2)}× a 1-token step (${k + 1}× if it were sequential)`);
 }
 
+const ratios = (times: number[][]) => [1, 2, 3, 4].map((k) => median(times[k].map((t, r) => t / times[0][r])));
+if (!values['no-llamacpp']) {
+  // the last k ratios print in one line at the end of this part, after llama.cpp's
+  const ours = ratios(times);
+  const threads = model.kernels.threads;
+  const tokens = base;
+  if (values['verify-only']) await model.close();
+  const native = await llamaCppVerify(path, threads, tokens, rounds);
+  console.log(`llama.cpp native (${threads} threads): k=0 (1 token) ${median(native[0]).toFixed(3)} ms`);
+  const theirs = ratios(native);
+  for (let k = 1; k <= 4; k++) {
+    console.log(`  k=${k}: ${median(native[k]).toFixed(3)} ms = ${theirs[k - 1].toFixed(2)}× a 1-token step (hearth ${ours[k - 1].toFixed(2)}×)`);
+  }
+}
 if (values['verify-only']) {
-  await model.close();
+  if (values['no-llamacpp']) await model.close();
   process.exit(0);
 }
 console.log('\nn-gram drafting on a repetitive prompt (greedy, 128 tokens)');
@@ -90,3 +113,27 @@ for (const adaptive of [false, true]) {
   }
 }
 await engine.close();
+
+/** llama.cpp's forward over 1..5 tokens at the same position, each with its logits (a verification's), timed the
+ * same way as hearth's above; the cells are erased after each so that every width starts from the same cache. */
+async function llamaCppVerify(file: string, threads: number, tokens: number[], rounds: number): Promise<number[][]> {
+  const { getLlama } = await import('node-llama-cpp');
+  const llama = await getLlama({ build: 'never', gpu: false, maxThreads: 0 });
+  const lm = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+  const ctx = await lm.createContext({ contextSize: 512, threads, flashAttention: false });
+  const seq = ctx.getSequence();
+  await seq.evaluateWithoutGeneratingNewTokens(tokens as never);
+  const out: number[][] = [[], [], [], [], []];
+  for (let r = 0; r < rounds + 1; r++) {
+    for (let n = 1; n <= 5; n++) {
+      const items = tokens.slice(0, n).map((t) => [t, { generateNext: { token: true } }]);
+      const t0 = performance.now();
+      await seq.controlledEvaluate(items as never);
+      if (r > 0) out[n - 1].push(performance.now() - t0);
+      await seq.eraseContextTokenRanges([{ start: tokens.length, end: tokens.length + n }]);
+    }
+  }
+  await ctx.dispose();
+  await lm.dispose();
+  return out;
+}
