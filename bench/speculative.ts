@@ -5,8 +5,8 @@
  * 1. Verification cost: one target forward over 1 + k tokens (a k-token draft) vs a 1-token step, k = 1..4 — the
  *    reason speculation pays: a step streams the weights once however many columns it scores. The same for
  *    llama.cpp native (node-llama-cpp, same file and thread count, every position's logits as a verification
- *    needs), after hearth's model is closed: where a step is compute-bound rather than memory-bound, a wider step
- *    costs more there as well.
+ *    needs; with --verify-only after hearth's model is closed): where a step is compute-bound rather than
+ *    memory-bound, a wider step costs more there as well.
  * 2. n-gram drafting on a repetitive prompt (stories260K by default): decode tok/s and tokens per step, with and
  *    without speculation, fixed and adaptive draft length, greedy (identical text either way).
  */
@@ -46,30 +46,25 @@ for (let r = 0; r < rounds + 1; r++) {
     if (r > 0) times[n - 1].push(performance.now() - t0); // round 0 warms up
   }
 }
+const ratios = (ts: number[][]) => [1, 2, 3, 4].map((k) => median(ts[k].map((t, r) => t / ts[0][r])));
+const ours = ratios(times);
 console.log(`  k=0 (1 token): ${median(times[0]).toFixed(3)} ms (median of ${rounds} rounds)`);
 for (let k = 1; k <= 4; k++) {
-  const ratio = median(times[k].map((t, r) => t / times[0][r]));
-  console.log(`  k=${k} (${1 + k} tokens): ${median(times[k]).toFixed(3)} ms = ${ratio.toFixed(2)}× a 1-token step (${k + 1}× if it were sequential)`);
+  console.log(`  k=${k} (${1 + k} tokens): ${median(times[k]).toFixed(3)} ms = ${ours[k - 1].toFixed(2)}× a 1-token step (${k + 1}× if it were sequential)`);
 }
 
-const ratios = (times: number[][]) => [1, 2, 3, 4].map((k) => median(times[k].map((t, r) => t / times[0][r])));
+const threads = model.kernels.threads;
+// a big model's memory goes back before llama.cpp maps the same file
+if (values['verify-only']) await model.close();
 if (!values['no-llamacpp']) {
-  // the last k ratios print in one line at the end of this part, after llama.cpp's
-  const ours = ratios(times);
-  const threads = model.kernels.threads;
-  const tokens = base;
-  if (values['verify-only']) await model.close();
-  const native = await llamaCppVerify(path, threads, tokens, rounds);
-  console.log(`llama.cpp native (${threads} threads): k=0 (1 token) ${median(native[0]).toFixed(3)} ms`);
+  const native = await llamaCppVerify(path, threads, base, rounds);
   const theirs = ratios(native);
+  console.log(`llama.cpp native (${threads} threads): k=0 (1 token) ${median(native[0]).toFixed(3)} ms`);
   for (let k = 1; k <= 4; k++) {
     console.log(`  k=${k}: ${median(native[k]).toFixed(3)} ms = ${theirs[k - 1].toFixed(2)}× a 1-token step (hearth ${ours[k - 1].toFixed(2)}×)`);
   }
 }
-if (values['verify-only']) {
-  if (values['no-llamacpp']) await model.close();
-  process.exit(0);
-}
+if (values['verify-only']) process.exit(0);
 console.log('\nn-gram drafting on a repetitive prompt (greedy, 128 tokens)');
 const engine = createEngine(model, { slots: 1, contextPerSlot: 512 });
 const prompt = engine.tokenize(

@@ -197,6 +197,18 @@ INLINE struct exp_part ggml_exp_part(v128 x) {
     return o;
 }
 
+/* ggml_v_expf's lanes with |n| > 126 (c): 2^n applied as two factors so that it neither overflows nor flushes
+ * early, or saturated past 192; the FMA fused where fz (a constant at each call: fma_fused()), else emulated. */
+INLINE v128 ggml_exp_wide4(v128 n, v128 e, v128 j, v128 plain, v128 c, int fz) {
+    v128 g = wasm_v128_and(wasm_f32x4_le(n, wasm_f32x4_splat(0.0f)), wasm_i32x4_splat((int32_t)0x82000000u));
+    v128 s1 = wasm_i32x4_add(g, wasm_i32x4_splat(0x7f000000));
+    v128 s2 = wasm_i32x4_sub(e, g);
+    v128 scaled = wasm_f32x4_mul(fz ? f32x4_madd_fused(s2, j, s2) : fma_emul4(s2, j, s2), s1);
+    v128 huge = wasm_f32x4_mul(s1, s1);
+    v128 d = wasm_f32x4_gt(wasm_f32x4_abs(n), wasm_f32x4_splat(192.0f));
+    return wasm_v128_bitselect(huge, wasm_v128_bitselect(scaled, plain, c), d);
+}
+
 INLINE v128 ggml_expf4(v128 x) {
     struct exp_part lo = ggml_exp_part(f64x2_lo(x)), hi = ggml_exp_part(f64x2_hi(x));
     /* n is an integer-valued float: its f32 form gives the exponent bits (z = n + 0x1.8p23 exactly) */
@@ -205,23 +217,14 @@ INLINE v128 ggml_expf4(v128 x) {
     v128 k = wasm_i32x4_add(e, wasm_i32x4_splat(0x3f800000));
     v128 klo = wasm_f64x2_promote_low_f32x4(k), khi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(k, k, 2, 3, 2, 3));
     v128 plain = f32x4_join(wasm_f64x2_add(wasm_f64x2_mul(lo.j, klo), klo), wasm_f64x2_add(wasm_f64x2_mul(hi.j, khi), khi));
-    v128 an = wasm_f32x4_abs(n);
-    v128 c = wasm_f32x4_gt(an, wasm_f32x4_splat(126.0f));
+    v128 c = wasm_f32x4_gt(wasm_f32x4_abs(n), wasm_f32x4_splat(126.0f));
     if (__builtin_expect(!wasm_v128_any_true(c), 1)) return plain;
-    v128 j = f32x4_join(lo.j, hi.j);
-    v128 g = wasm_v128_and(wasm_f32x4_le(n, wasm_f32x4_splat(0.0f)), wasm_i32x4_splat((int32_t)0x82000000u));
-    v128 s1 = wasm_i32x4_add(g, wasm_i32x4_splat(0x7f000000));
-    v128 s2 = wasm_i32x4_sub(e, g);
-    v128 scaled = wasm_f32x4_mul(fma_emul4(s2, j, s2), s1);
-    v128 huge = wasm_f32x4_mul(s1, s1);
-    v128 d = wasm_f32x4_gt(an, wasm_f32x4_splat(192.0f));
-    return wasm_v128_bitselect(huge, wasm_v128_bitselect(scaled, plain, c), d);
+    return ggml_exp_wide4(n, e, f32x4_join(lo.j, hi.j), plain, c, 0);
 }
 
-#if RELAXED
-/* ggml_expf4 where relaxed_madd is a true FMA (fma_fused(), internal.h): the same steps in f32x4, each FMA one
- * instruction as in ggml's AVX2 build (the emulation above is ~5x the instructions; it differs from this only on a
- * double-rounding tie). */
+/* ggml_expf4 where relaxed_madd is a true FMA (fma_fused(), internal.h; only the relaxed build takes it): the
+ * same steps in f32x4, each FMA one instruction as in ggml's AVX2 build (the emulation above is ~5x the
+ * instructions; it differs from this only on a double-rounding tie). */
 INLINE v128 ggml_expf4_fused(v128 x) {
 #define F(v) wasm_f32x4_splat(v)
     v128 z = f32x4_madd_fused(x, F(0x1.715476p+0f), F(0x1.8p23f));
@@ -234,27 +237,14 @@ INLINE v128 ggml_expf4_fused(v128 x) {
                                                f32x4_madd_fused(F(0x1.555e66p-3f), b, F(0x1.fffdb6p-2f))),
                               u, wasm_f32x4_mul(F(0x1.ffffecp-1f), b));
     v128 plain = f32x4_madd_fused(j, k, k);
-    v128 an = wasm_f32x4_abs(n);
-    v128 c = wasm_f32x4_gt(an, F(126.0f));
+    v128 c = wasm_f32x4_gt(wasm_f32x4_abs(n), F(126.0f));
     if (__builtin_expect(!wasm_v128_any_true(c), 1)) return plain;
-    v128 g = wasm_v128_and(wasm_f32x4_le(n, F(0.0f)), wasm_i32x4_splat((int32_t)0x82000000u));
-    v128 s1 = wasm_i32x4_add(g, wasm_i32x4_splat(0x7f000000));
-    v128 s2 = wasm_i32x4_sub(e, g);
-    v128 scaled = wasm_f32x4_mul(f32x4_madd_fused(s2, j, s2), s1);
-    v128 huge = wasm_f32x4_mul(s1, s1);
-    return wasm_v128_bitselect(huge, wasm_v128_bitselect(scaled, plain, c), wasm_f32x4_gt(an, F(192.0f)));
+    return ggml_exp_wide4(n, e, j, plain, c, 1);
 #undef F
 }
-#endif
 
 /* ggml_expf4, by the fused form where fz (a constant at each call: fma_fused()) */
-INLINE v128 ggml_expf4_fz(v128 x, int fz) {
-#if RELAXED
-    if (fz) return ggml_expf4_fused(x);
-#endif
-    (void)fz;
-    return ggml_expf4(x);
-}
+INLINE v128 ggml_expf4_fz(v128 x, int fz) { return RELAXED && fz ? ggml_expf4_fused(x) : ggml_expf4(x); }
 
 INLINE v128 ggml_silu4(v128 x, int fz) {
     v128 e = ggml_expf4_fz(wasm_f32x4_sub(wasm_f32x4_splat(0.0f), x), fz);
